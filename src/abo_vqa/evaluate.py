@@ -1,0 +1,160 @@
+"""One evaluation path for every model and baseline, used by baseline_eval and final_eval alike.
+
+A predictor maps QA rows (image + question) to raw answer strings; `evaluate_predictions` applies the
+configured post-processing, scores with the metrics suite and returns the per-sample table plus a
+JSON-ready summary. Two classic bias checks from the VQA literature sit beside the models: the prior
+(most frequent train answer per question type) and a question-only classifier, which tell how much
+of a score the question text alone explains.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+from PIL import Image
+
+from abo_vqa.answers import normalize_reference, postprocess
+
+PREDICTION_COLUMNS: tuple[str, ...] = (
+    "image_id", "question", "question_type", "answer", "raw_prediction", "prediction", "correct",
+)
+"""Columns of every per-model predictions file."""
+
+
+class Predictor(Protocol):
+    def predict_rows(self, rows: Sequence[Mapping[str, str]]) -> list[str]:
+        """Raw answers for QA rows, in order."""
+        ...
+
+
+def load_images(rows: Sequence[Mapping[str, str]], images_root: Path) -> dict[str, Image.Image]:
+    """Decode each distinct image of `rows` once (RGB), keyed by image_id."""
+    images: dict[str, Image.Image] = {}
+    for row in rows:
+        if row["image_id"] not in images:
+            path = images_root / row["image_path"]
+            try:
+                with Image.open(path) as image:
+                    images[row["image_id"]] = image.convert("RGB")
+            except OSError as error:
+                raise ValueError(f"{path}: cannot read image of {row['image_id']}: {error}") from error
+    return images
+
+
+class ModelPredictor:
+    """Batched greedy answers from a VQAModel (see abo_vqa.models)."""
+
+    def __init__(self, vqa_model: Any, images: Mapping[str, Image.Image], *, batch_size: int,
+                 max_new_tokens: int):
+        self.vqa_model = vqa_model
+        self.images = images
+        self.batch_size = batch_size
+        self.max_new_tokens = max_new_tokens
+
+    def predict_rows(self, rows: Sequence[Mapping[str, str]]) -> list[str]:
+        return self.vqa_model.predict(
+            [self.images[row["image_id"]] for row in rows],
+            [row["question"] for row in rows],
+            batch_size=self.batch_size,
+            max_new_tokens=self.max_new_tokens,
+        )
+
+
+class PriorBaseline:
+    """Most frequent train answer per question type (overall most frequent for unseen types)."""
+
+    def __init__(self, train_rows: Sequence[Mapping[str, str]]):
+        by_type: dict[str, Counter[str]] = defaultdict(Counter)
+        for row in train_rows:
+            by_type[row["question_type"]][normalize_reference(row["answer"])] += 1
+        overall = Counter(normalize_reference(row["answer"]) for row in train_rows)
+        # most_common breaks ties by first appearance; sort first so ties break alphabetically.
+        self.fallback = _most_common(overall)
+        self.answer_by_type = {t: _most_common(c) for t, c in by_type.items()}
+
+    def predict_rows(self, rows: Sequence[Mapping[str, str]]) -> list[str]:
+        return [self.answer_by_type.get(row["question_type"], self.fallback) for row in rows]
+
+
+class QuestionOnlyBaseline:
+    """A bag-of-words classifier from question text to answer, blind to the image."""
+
+    def __init__(self, train_rows: Sequence[Mapping[str, str]], seed: int = 0):
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+
+        answers = [normalize_reference(row["answer"]) for row in train_rows]
+        self.constant = _most_common(Counter(answers)) if len(set(answers)) < 2 else None
+        self.pipeline = make_pipeline(
+            TfidfVectorizer(ngram_range=(1, 2), token_pattern=r"(?u)\b\w+\b"),
+            LogisticRegression(max_iter=2000, random_state=seed),
+        )
+        if self.constant is None:
+            self.pipeline.fit([row["question"] for row in train_rows], answers)
+
+    def predict_rows(self, rows: Sequence[Mapping[str, str]]) -> list[str]:
+        if self.constant is not None:
+            return [self.constant] * len(rows)
+        return [str(p) for p in self.pipeline.predict([row["question"] for row in rows])]
+
+
+def _most_common(counter: Counter[str]) -> str:
+    if not counter:
+        return "unknown"
+    return max(sorted(counter), key=lambda answer: counter[answer])
+
+
+def evaluate_predictions(
+    rows: Sequence[Mapping[str, str]],
+    raw_predictions: Sequence[str],
+    *,
+    postprocess_mode: str,
+    scorer: Any,
+    images: Mapping[str, Image.Image] | None = None,
+) -> tuple[list[dict[str, Any]], dict[str, Any]]:
+    """Post-process and score predictions; returns (per-sample rows, summary dict)."""
+    if len(rows) != len(raw_predictions):
+        raise ValueError(f"{len(rows)} rows but {len(raw_predictions)} predictions")
+    predictions = [postprocess(raw, postprocess_mode) for raw in raw_predictions]
+    references = [row["answer"] for row in rows]
+    question_types = [row["question_type"] for row in rows]
+    row_images = [images[row["image_id"]] for row in rows] if images is not None else None
+    scores = scorer.score(predictions, references, question_types, images=row_images)
+    correct = scores.per_sample["exact_match"]
+    table = [
+        {
+            "image_id": row["image_id"],
+            "question": row["question"],
+            "question_type": row["question_type"],
+            "answer": row["answer"],
+            "raw_prediction": raw,
+            "prediction": prediction,
+            "correct": int(round(value)),
+        }
+        for row, raw, prediction, value in zip(
+            rows, raw_predictions, predictions, correct, strict=True
+        )
+    ]
+    return table, scores.summary()
+
+
+def evaluate_all(
+    predictors: Mapping[str, Predictor],
+    rows: Sequence[Mapping[str, str]],
+    *,
+    postprocess_mode: str,
+    scorer: Any,
+    images: Mapping[str, Image.Image] | None = None,
+) -> dict[str, tuple[list[dict[str, Any]], dict[str, Any]]]:
+    """Evaluate every named predictor on the same rows with the same scorer (shared caches)."""
+    return {
+        name: evaluate_predictions(
+            rows, predictor.predict_rows(rows), postprocess_mode=postprocess_mode,
+            scorer=scorer, images=images,
+        )
+        for name, predictor in predictors.items()
+    }

@@ -1,0 +1,40 @@
+"""Vision-language model adapters behind one small interface.
+
+`load_vqa_model(name_or_path, family=...)` returns a `VQAModel`: the Hugging Face model, its
+processor, batched greedy `predict`, and `training_batch` (the collate train_lora uses, with answer
+labels and -100 on everything that is not answer).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from abo_vqa.models.base import VQAModel
+
+FAMILIES: tuple[str, ...] = ("blip",)
+
+__all__ = ["FAMILIES", "VQAModel", "load_vqa_model"]
+
+
+def load_vqa_model(
+    name_or_path: str,
+    *,
+    family: str = "blip",
+    dtype: str = "auto",
+    device: str = "auto",
+    quantization_config: Any = None,
+) -> VQAModel:
+    """Load a model of `family` from a hub id or a local directory (never the hub for a dir).
+
+    `dtype`: "auto" (float32 on CPU; bfloat16, or float16, on CUDA), "float32", "bfloat16" or
+    "float16". `quantization_config`: e.g. a transformers BitsAndBytesConfig.
+    """
+    if family == "blip":
+        # Imported here: transformers takes seconds to import, and importing this package for
+        # the VQAModel type should not.
+        from abo_vqa.models.blip import load_blip
+
+        return load_blip(
+            name_or_path, dtype=dtype, device=device, quantization_config=quantization_config
+        )
+    raise ValueError(f"model family {family!r} is not one of {list(FAMILIES)}")

@@ -1,0 +1,59 @@
+"""Stage baseline_eval: zero-shot base model and bias-check baselines on the test split."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from abo_vqa.evaluate import (
+    PREDICTION_COLUMNS,
+    ModelPredictor,
+    PriorBaseline,
+    QuestionOnlyBaseline,
+    evaluate_all,
+    load_images,
+)
+from abo_vqa.io import read_csv, write_csv, write_json
+from abo_vqa.metrics import Scorer
+from abo_vqa.models import load_vqa_model
+from abo_vqa.params import load_params
+from abo_vqa.qa.base import QA_COLUMNS
+
+log = logging.getLogger("baseline_eval")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--splits", type=Path, required=True, help="folder with train/test.csv")
+    parser.add_argument("--predictions", type=Path, required=True, help="folder for <model>.csv")
+    parser.add_argument("--metrics", type=Path, required=True)
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+    params = load_params(args.params)
+    train_rows = read_csv(args.splits / "train.csv", required=QA_COLUMNS)
+    test_rows = read_csv(args.splits / "test.csv", required=QA_COLUMNS)
+    images = load_images(test_rows, Path(params.data.abo_root) / "images" / "small")
+
+    vqa_model = load_vqa_model(params.model.base, family=params.model.family,
+                               dtype=params.model.dtype)
+    predictors = {"base": ModelPredictor(vqa_model, images, batch_size=params.eval.batch_size,
+                                         max_new_tokens=params.model.max_new_tokens)}
+    if "prior" in params.eval.baselines:
+        predictors["prior"] = PriorBaseline(train_rows)
+    if "question_only" in params.eval.baselines:
+        predictors["question_only"] = QuestionOnlyBaseline(train_rows, seed=params.split.seed)
+
+    results = evaluate_all(predictors, test_rows, postprocess_mode=params.answers.postprocess,
+                           scorer=Scorer(params.metrics), images=images)
+    for name, (table, summary) in results.items():
+        write_csv(args.predictions / f"{name}.csv", table, PREDICTION_COLUMNS)
+        log.info("%s: exact match %.3f on %d test questions", name,
+                 summary["exact_match"]["mean"], len(table))
+    write_json(args.metrics, {name: summary for name, (_, summary) in results.items()})
+
+
+if __name__ == "__main__":
+    main()

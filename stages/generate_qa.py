@@ -1,0 +1,42 @@
+"""Stage generate_qa: filtered listings → QA table (data/qa/qa.csv) with the chosen provider."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from abo_vqa.io import read_jsonl, write_csv, write_json
+from abo_vqa.params import load_params
+from abo_vqa.qa import make_provider
+from abo_vqa.qa.base import QA_COLUMNS
+from abo_vqa.qa.dataset import build_qa_rows
+
+log = logging.getLogger("generate_qa")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--listings", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True, help="QA CSV to write")
+    parser.add_argument("--metrics", type=Path, required=True)
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+    params = load_params(args.params)
+    images_root = Path(params.data.abo_root) / "images" / "small"
+    listings = list(read_jsonl(args.listings))
+    provider = make_provider(params.generate_qa, images_root)
+    run = provider.run(listings)
+    rows, metrics = build_qa_rows(
+        listings, run, provider=provider.name, question_types=params.generate_qa.question_types
+    )
+    write_csv(args.out, rows, QA_COLUMNS)
+    write_json(args.metrics, metrics)
+    log.info("%d listings → %d QA pairs for %d images (%s)", len(listings), len(rows),
+             metrics["images_with_qa"], provider.name)
+
+
+if __name__ == "__main__":
+    main()
