@@ -35,7 +35,8 @@ def main() -> None:
     params = load_params(args.params)
     train_rows = read_csv(args.splits / "train.csv", required=QA_COLUMNS)
     test_rows = read_csv(args.splits / "test.csv", required=QA_COLUMNS)
-    images = load_images(test_rows, Path(params.data.abo_root) / "images" / "small")
+    images_root = Path(params.data.abo_root) / "images" / "small"
+    images = load_images(test_rows, images_root)
 
     vqa_model = load_vqa_model(params.model.base, family=params.model.family,
                                dtype=params.model.dtype)
@@ -46,8 +47,8 @@ def main() -> None:
     if "question_only" in params.eval.baselines:
         predictors["question_only"] = QuestionOnlyBaseline(train_rows, seed=params.split.seed)
 
-    results = evaluate_all(predictors, test_rows, postprocess_mode=params.answers.postprocess,
-                           scorer=Scorer(params.metrics), images=images)
+    results = evaluate_all(predictors, test_rows, scorer=Scorer(params.metrics, postprocess=params.answers.postprocess),
+                           images_root=images_root)
     for name, (table, summary) in results.items():
         write_csv(args.predictions / f"{name}.csv", table, PREDICTION_COLUMNS)
         log.info("%s: exact match %.3f on %d test questions", name,

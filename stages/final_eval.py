@@ -35,7 +35,8 @@ def main() -> None:
 
     params = load_params(args.params)
     test_rows = read_csv(args.splits / "test.csv", required=QA_COLUMNS)
-    images = load_images(test_rows, Path(params.data.abo_root) / "images" / "small")
+    images_root = Path(params.data.abo_root) / "images" / "small"
+    images = load_images(test_rows, images_root)
 
     def predictor(vqa_model: object) -> ModelPredictor:
         return ModelPredictor(vqa_model, images, batch_size=params.eval.batch_size,
@@ -48,8 +49,8 @@ def main() -> None:
     quantized = load_vqa_model(str(args.quantized), family=params.model.family)
     results = evaluate_all(
         {"finetuned": predictor(finetuned), "quantized": predictor(quantized)},
-        test_rows, postprocess_mode=params.answers.postprocess, scorer=Scorer(params.metrics),
-        images=images,
+        test_rows, scorer=Scorer(params.metrics, postprocess=params.answers.postprocess),
+        images_root=images_root,
     )
     for name, (table, summary) in results.items():
         write_csv(args.predictions / f"{name}.csv", table, PREDICTION_COLUMNS)

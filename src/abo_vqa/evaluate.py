@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from PIL import Image
 
-from abo_vqa.answers import normalize_reference, postprocess
+from abo_vqa.answers import normalize_reference
 
 PREDICTION_COLUMNS: tuple[str, ...] = (
     "image_id", "question", "question_type", "answer", "raw_prediction", "prediction", "correct",
@@ -112,32 +112,33 @@ def evaluate_predictions(
     rows: Sequence[Mapping[str, str]],
     raw_predictions: Sequence[str],
     *,
-    postprocess_mode: str,
     scorer: Any,
-    images: Mapping[str, Image.Image] | None = None,
+    images_root: Path | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, Any]]:
-    """Post-process and score predictions; returns (per-sample rows, summary dict)."""
+    """Score raw predictions (the scorer post-processes them); returns (per-sample rows, summary).
+
+    `images_root` lets image-grounded metrics (VTGS) see each row's image.
+    """
     if len(rows) != len(raw_predictions):
         raise ValueError(f"{len(rows)} rows but {len(raw_predictions)} predictions")
-    predictions = [postprocess(raw, postprocess_mode) for raw in raw_predictions]
-    references = [row["answer"] for row in rows]
-    question_types = [row["question_type"] for row in rows]
-    row_images = [images[row["image_id"]] for row in rows] if images is not None else None
-    scores = scorer.score(predictions, references, question_types, images=row_images)
-    correct = scores.per_sample["exact_match"]
+    image_paths = (
+        [str(images_root / row["image_path"]) for row in rows] if images_root is not None else None
+    )
+    scores = scorer.score(
+        list(raw_predictions), [row["answer"] for row in rows],
+        [row["question_type"] for row in rows], images=image_paths,
+    )
     table = [
         {
             "image_id": row["image_id"],
             "question": row["question"],
             "question_type": row["question_type"],
             "answer": row["answer"],
-            "raw_prediction": raw,
-            "prediction": prediction,
-            "correct": int(round(value)),
+            "raw_prediction": record["prediction"],
+            "prediction": record["answer"],
+            "correct": int(round(record["exact_match"])),
         }
-        for row, raw, prediction, value in zip(
-            rows, raw_predictions, predictions, correct, strict=True
-        )
+        for row, record in zip(rows, scores.records(), strict=True)
     ]
     return table, scores.summary()
 
@@ -146,15 +147,13 @@ def evaluate_all(
     predictors: Mapping[str, Predictor],
     rows: Sequence[Mapping[str, str]],
     *,
-    postprocess_mode: str,
     scorer: Any,
-    images: Mapping[str, Image.Image] | None = None,
+    images_root: Path | None = None,
 ) -> dict[str, tuple[list[dict[str, Any]], dict[str, Any]]]:
     """Evaluate every named predictor on the same rows with the same scorer (shared caches)."""
     return {
         name: evaluate_predictions(
-            rows, predictor.predict_rows(rows), postprocess_mode=postprocess_mode,
-            scorer=scorer, images=images,
+            rows, predictor.predict_rows(rows), scorer=scorer, images_root=images_root
         )
         for name, predictor in predictors.items()
     }

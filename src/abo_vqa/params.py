@@ -6,11 +6,13 @@ error that names the key and the keys allowed there.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from abo_vqa.config import check, load_yaml, parse_section
+from abo_vqa.metrics.params import MetricsParams
 
 # The 12 listing attributes the reports selected for curation (report A).
 SELECTED_ATTRIBUTES: tuple[str, ...] = (
@@ -69,48 +71,148 @@ class FilterMetadataParams:
 
 @dataclass(frozen=True)
 class GeminiParams:
-    model: str = "gemini-2.5-flash-lite"
-    """A current Flash model. The 2.0 generation is retired."""
+    model: str = "gemini-3.8-flash"
+    """A current Flash model id. Check it against Google's model list before a real run: models
+    are retired (the 2.0 generation is gone, 2.5 is deprecated). Part of the cache key; never use a
+    moving alias such as gemini-flash-latest, whose answers would change under the same key."""
     prompt_version: str = "v1"
     """Prompt file `src/abo_vqa/prompts/<prompt_version>.txt`; part of the cache key."""
     temperature: float = 0.0
+    """0 with top_k 1 and top_p 1: the most likely answer, as the reports' curation did."""
     top_k: int = 1
+    """Sample from the k most likely tokens only (1 = greedy)."""
     top_p: float = 1.0
+    """Nucleus sampling mass (1 = no cut; irrelevant at top_k 1)."""
     seed: int = 42
+    """Best effort on Google's side; reproducibility comes from the response cache."""
     max_output_tokens: int = 512
-    thinking_budget: int = 0
-    """2.5-generation models think by default and the thinking eats max_output_tokens."""
+    """Five questions take about 150 output tokens; a truncated answer is dropped (max_tokens)."""
+    thinking_level: Literal["", "minimal", "low", "medium", "high"] = "minimal"
+    """Thinking of 3.x-generation models, which reject `thinking_budget`; "" sends none."""
+    thinking_budget: int | None = None
+    """Thinking budget in tokens for 2.5-generation models (0 = off, else thinking eats
+    max_output_tokens); null sends none. Set `thinking_level: ""` when using it."""
     difficulty_levels: tuple[str, ...] = ("easy", "medium", "hard")
+    """Difficulty levels the prompt asks to mix (each needs a guide line in the prompt file)."""
+    max_metadata_chars: int = 1500
+    """Listing metadata beyond this length is cut from the prompt (it only serves to verify)."""
     workers: int = 8
-    requests_per_minute: int = 60
-    """Shared by all workers and keys; Google applies limits per project, not per key."""
-    tokens_per_minute: int = 1_000_000
+    """Concurrent requests (threads)."""
+    requests_per_minute: float = 60.0
+    """Shared by all workers and keys: Google applies limits per project, not per key."""
+    tokens_per_minute: float = 1_000_000.0
+    """Input tokens per minute, shared like requests_per_minute."""
     timeout_s: float = 60.0
+    """Per request; a request that takes longer is abandoned and retried."""
     max_retries: int = 5
+    """Retries of one image after 5xx errors, timeouts or dropped connections."""
+    backoff_s: float = 2.0
+    """First retry delay after a transient error; doubles per retry (with jitter)."""
+    max_backoff_s: float = 60.0
+    """Cap on one back-off delay."""
+    max_rate_limit_retries: int = 30
+    """Per-minute 429s one image may meet before it is given up for this run."""
+    default_cooldown_s: float = 30.0
+    """Cool-down of a key after a per-minute 429 that carries no retryDelay."""
+    max_consecutive_rejections: int = 10
+    """Stop the run after this many 4xx rejections in a row (a bad setting, not bad images)."""
     api_keys_env: str = "GEMINI_API_KEYS"
-    """Name of the environment variable holding a comma-separated key pool (never the keys)."""
+    """Name of the environment variable holding the key, or a comma-separated pool of keys
+    (used round-robin). The NAME only: keys never go in params or any tracked file."""
     base_url: str = ""
     """Override of the API endpoint (a proxy, or a loopback server in tests); empty = default."""
     vertexai: bool = False
+    """Use Vertex AI: with keys in `api_keys_env` (express mode), else with `project` and
+    Application Default Credentials."""
     project: str = ""
+    """Google Cloud project for Vertex AI with Application Default Credentials."""
     location: str = "us-central1"
+    """Vertex AI region (with `project`)."""
     batch: bool = False
-    """Use the Batch API (half price, results within 24 h)."""
+    """Use the Batch API (half price, results within 24 h): submit, poll, collect into the cache.
+    Gemini Developer API only (Vertex batch jobs read from Cloud Storage)."""
+    batch_max_requests: int = 1000
+    """Requests per batch job (jobs also stay under the 20 MB inline-request limit)."""
     batch_poll_s: float = 30.0
-    price_in_per_mtok: float = 0.10
-    price_out_per_mtok: float = 0.40
+    """Seconds between two polls of the running batch jobs."""
+    batch_wait_s: float = 86400.0
+    """How long one run waits for its batch jobs; then it stops, and a rerun resumes polling."""
+    price_in_per_mtok: float = 0.30
+    """USD per million input tokens, for the cost estimate: set your model's price (the default
+    is 2.5 Flash's paid tier)."""
+    price_out_per_mtok: float = 2.50
+    """USD per million output tokens (thinking included)."""
+    batch_price_factor: float = 0.5
+    """Batch requests cost this fraction of the interactive price."""
+    progress: bool = True
+    """Show a progress bar (done/total, rate, ETA, tokens, estimated cost) on stderr."""
+
+    def __post_init__(self) -> None:
+        where = "generate_qa.gemini"
+        check(bool(self.model.strip()), f"{where}.model", "must name a model")
+        check(0 <= self.temperature <= 2, f"{where}.temperature", "must be in [0, 2]")
+        check(self.top_k >= 1, f"{where}.top_k", "must be at least 1")
+        check(0 < self.top_p <= 1, f"{where}.top_p", "must be in (0, 1]")
+        check(self.max_output_tokens > 0, f"{where}.max_output_tokens", "must be positive")
+        check(
+            self.thinking_budget is None or not self.thinking_level,
+            f"{where}.thinking_budget",
+            'set thinking_level: "" to use thinking_budget (a model takes one or the other)',
+        )
+        check(bool(self.difficulty_levels), f"{where}.difficulty_levels", "must not be empty")
+        check(self.max_metadata_chars >= 0, f"{where}.max_metadata_chars", "must be >= 0")
+        check(self.workers >= 1, f"{where}.workers", "must be at least 1")
+        check(self.requests_per_minute > 0, f"{where}.requests_per_minute", "must be positive")
+        check(self.tokens_per_minute > 0, f"{where}.tokens_per_minute", "must be positive")
+        check(self.timeout_s > 0, f"{where}.timeout_s", "must be positive")
+        check(self.max_retries >= 0, f"{where}.max_retries", "must be >= 0")
+        check(self.max_rate_limit_retries >= 0, f"{where}.max_rate_limit_retries", "must be >= 0")
+        check(
+            self.max_consecutive_rejections >= 1,
+            f"{where}.max_consecutive_rejections",
+            "must be at least 1",
+        )
+        # Never echo the value: someone may have pasted a key here.
+        check(
+            re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.api_keys_env) is not None,
+            f"{where}.api_keys_env",
+            "must be the NAME of an environment variable (letters, digits, _), not a key",
+        )
+        check(
+            not (self.batch and self.vertexai),
+            f"{where}.batch",
+            "the Batch API is supported with the Gemini Developer API only (vertexai: false)",
+        )
+        check(self.batch_max_requests >= 1, f"{where}.batch_max_requests", "must be at least 1")
+        check(self.batch_poll_s > 0, f"{where}.batch_poll_s", "must be positive")
+        check(self.batch_wait_s >= 0, f"{where}.batch_wait_s", "must be >= 0")
 
 
 @dataclass(frozen=True)
 class CsvImportParams:
     path: str = ""
-    """An existing curated VQA CSV to import."""
+    """An existing curated VQA CSV to import (declare it as a dependency of generate_qa)."""
     columns: dict[str, str] = field(
         default_factory=lambda: {"image": "image_name", "question": "question", "answer": "answer"}
     )
-    """Maps our fields (image, question, answer, optional question_type) to the CSV's columns."""
+    """Maps our fields (image, question, answer; optional question_type) to the CSV's column
+    names, e.g. {image: Image_Path, question: Question, answer: Answer}. Missing question types
+    are inferred from the question's wording."""
     image_key: Literal["file_name", "image_id", "path"] = "file_name"
-    """How the CSV's image column joins to the filtered listings."""
+    """How the CSV's image column joins to the filtered listings: the image file's name
+    ("14fe8812.jpg"), the ABO image id, or its path (matched on the listing's relative
+    `image_path`, so "/kaggle/input/abo/images/small/14/14fe8812.jpg" works too)."""
+    delimiter: str = ","
+    """The CSV's field separator."""
+
+    def __post_init__(self) -> None:
+        where = "generate_qa.csv.columns"
+        allowed = ("image", "question", "answer", "question_type")
+        unknown = sorted(set(self.columns) - set(allowed))
+        check(not unknown, where, f"unknown field(s) {unknown}; allowed: {list(allowed)}")
+        missing = [f for f in ("image", "question", "answer") if not self.columns.get(f)]
+        check(not missing, where, f"missing column name(s) for {missing}")
+        check(len(self.delimiter) == 1, "generate_qa.csv.delimiter", "must be one character")
 
 
 @dataclass(frozen=True)
@@ -219,6 +321,7 @@ class Params:
     model: ModelParams = field(default_factory=ModelParams)
     answers: AnswersParams = field(default_factory=AnswersParams)
     eval: EvalParams = field(default_factory=EvalParams)
+    metrics: MetricsParams = field(default_factory=MetricsParams)
     lora: LoraParams = field(default_factory=LoraParams)
     train: TrainParams = field(default_factory=TrainParams)
     quantize: QuantizeParams = field(default_factory=QuantizeParams)
