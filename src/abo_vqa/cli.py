@@ -1,0 +1,122 @@
+"""`abo-vqa`: answer questions about product images with a base, fine-tuned or quantized model.
+
+abo-vqa predict --image-dir DIR --csv FILE [--model PATH] [--adapter DIR] [--out results.csv]
+abo-vqa ask IMAGE "what color is the chair?"
+abo-vqa check-params [params.yaml]
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _load_model(args: argparse.Namespace):
+    from abo_vqa.models import load_vqa_model
+    from abo_vqa.quantize import attach_adapter
+
+    model = load_vqa_model(args.model, family=args.family)
+    return attach_adapter(model, Path(args.adapter)) if args.adapter else model
+
+
+def _add_model_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--model",
+        default="models/quantized",
+        help="model folder or hub id (default: the pipeline's quantized model)",
+    )
+    parser.add_argument("--adapter", default="", help="optional LoRA adapter folder to apply")
+    parser.add_argument("--family", default="blip")
+    parser.add_argument("--postprocess", default="first_word", choices=("first_word", "vqa", "raw"))
+    parser.add_argument("--max-new-tokens", type=int, default=5)
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from abo_vqa.io import read_csv, write_csv
+    from abo_vqa.predict import INPUT_COLUMNS, answer_rows
+
+    rows = read_csv(args.csv, required=INPUT_COLUMNS)
+    results = answer_rows(
+        _load_model(args),
+        rows,
+        Path(args.image_dir),
+        batch_size=args.batch_size,
+        max_new_tokens=args.max_new_tokens,
+        postprocess_mode=args.postprocess,
+    )
+    columns = [
+        *dict.fromkeys([*(rows[0].keys() if rows else INPUT_COLUMNS), "generated_answer", "error"])
+    ]
+    write_csv(args.out, results, columns)
+    failed = sum(bool(r["error"]) for r in results)
+    print(f"{len(results) - failed} answered, {failed} with errors → {args.out}", file=sys.stderr)
+    return 0
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from abo_vqa.predict import answer_rows
+
+    image = Path(args.image)
+    rows = [{"image_name": image.name, "question": args.question}]
+    [result] = answer_rows(
+        _load_model(args),
+        rows,
+        image.parent,
+        batch_size=1,
+        max_new_tokens=args.max_new_tokens,
+        postprocess_mode=args.postprocess,
+    )
+    if result["error"]:
+        print(result["error"].split(": ", 1)[1], file=sys.stderr)
+        return 1
+    print(result["generated_answer"])
+    return 0
+
+
+def cmd_check_params(args: argparse.Namespace) -> int:
+    from abo_vqa.config import ParamsError
+    from abo_vqa.params import load_params
+
+    try:
+        load_params(args.params)
+    except ParamsError as error:
+        print(f"{args.params}: {error}", file=sys.stderr)
+        return 2
+    print(f"{args.params}: ok")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="abo-vqa", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    predict = commands.add_parser("predict", help="answer a CSV of image_name,question")
+    predict.add_argument("--image-dir", required=True)
+    predict.add_argument("--csv", required=True)
+    predict.add_argument("--out", default="results.csv")
+    predict.add_argument("--batch-size", type=int, default=32)
+    _add_model_options(predict)
+    predict.set_defaults(run=cmd_predict)
+
+    ask = commands.add_parser("ask", help="answer one question about one image")
+    ask.add_argument("image")
+    ask.add_argument("question")
+    _add_model_options(ask)
+    ask.set_defaults(run=cmd_ask)
+
+    check = commands.add_parser("check-params", help="validate a params file")
+    check.add_argument("params", nargs="?", default="params.yaml")
+    check.set_defaults(run=cmd_check_params)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.run(args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
