@@ -78,7 +78,9 @@ class GeminiParams:
     prompt_version: str = "v1"
     """Prompt file `src/abo_vqa/prompts/<prompt_version>.txt`; part of the cache key."""
     temperature: float = 0.0
-    """0 with top_k 1 and top_p 1: the most likely answer, as the reports' curation did."""
+    """0 with top_k 1 and top_p 1: the most likely answer, as the reports' curation did. (Google
+    advises 1.0 for 3.x-generation models, whose output may loop at low temperatures: watch
+    the max_tokens and unparseable counts, and compare both settings on a sample.)"""
     top_k: int = 1
     """Sample from the k most likely tokens only (1 = greedy)."""
     top_p: float = 1.0

@@ -1,0 +1,411 @@
+"""A loopback Gemini API for offline tests and benchmarks: the REST wire format, scriptable.
+
+Speaks what google-genai 3.x sends (GUIDE §3), under any API-version prefix (``/v1``,
+``/v1beta``, Vertex's ``/v1beta1/publishers/google``):
+
+- ``POST …/models/{model}:generateContent`` → a response body or an ``{"error": …}`` body;
+- ``POST …/models/{model}:batchGenerateContent`` → a batch operation (``batches/<n>``);
+- ``GET …/batches/{id}`` → the job, SUCCEEDED with inlined responses after `batch_polls` polls;
+- ``GET …/batches`` → every job (``{"operations": […]}``).
+
+What a request gets is decided by, in order: the queue of scripted replies (`script`), then the
+`responder` function (default: `qa_reply`, a valid structured answer derived from the image).
+A reply body may contain `ECHO_KEY`, replaced by the request's API key (some proxies quote the
+key back in error messages; the client must never let it through). Every request is logged
+(`requests`) with the API key's identity hashed, never the key itself, and with the SHA-256 of
+the image it carried.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import re
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+ECHO_KEY = "<<api-key>>"
+"""Placeholder in a reply body that the server replaces by the API key the request carried."""
+
+COLORS = ("black", "white", "red", "blue", "green", "brown", "gray", "beige")
+
+
+def key_id(key: str) -> str:
+    """How the log identifies an API key: a short hash."""
+    return hashlib.sha256(key.encode()).hexdigest()[:12] if key else ""
+
+
+@dataclass(frozen=True)
+class Request:
+    kind: str
+    """generate, batch_create, batch_get, batch_list, or batch_item (one request in a batch)."""
+    path: str
+    model: str
+    key_id: str
+    image_sha256: str
+    body: dict[str, Any]
+    time: float
+
+
+@dataclass(frozen=True)
+class Reply:
+    status: int = 200
+    body: Any = None
+    delay_s: float = 0.0
+
+
+# --- response bodies --------------------------------------------------------------------------
+
+
+def usage(prompt: int = 320, output: int = 60, thoughts: int = 0) -> dict[str, int]:
+    data = {"promptTokenCount": prompt, "candidatesTokenCount": output}
+    if thoughts:
+        data["thoughtsTokenCount"] = thoughts
+    return data
+
+
+def text_body(text: str, finish_reason: str = "STOP", **usage_kw: int) -> dict[str, Any]:
+    return {
+        "candidates": [
+            {
+                "content": {"role": "model", "parts": [{"text": text}]},
+                "finishReason": finish_reason,
+                "index": 0,
+            }
+        ],
+        "usageMetadata": usage(**usage_kw),
+        "modelVersion": "fake",
+    }
+
+
+def qa_body(pairs: list[tuple[str, str, str]], **kw: Any) -> dict[str, Any]:
+    items = [{"question": q, "answer": a, "question_type": t} for q, a, t in pairs]
+    return text_body(json.dumps(items), **kw)
+
+
+def blocked_body(reason: str = "SAFETY") -> dict[str, Any]:
+    return {"promptFeedback": {"blockReason": reason}, "usageMetadata": usage(output=0)}
+
+
+def empty_candidates_body() -> dict[str, Any]:
+    return {"candidates": [], "usageMetadata": usage(output=0)}
+
+
+def error_body(code: int, status: str, message: str, details: list | None = None) -> dict:
+    return {"error": {"code": code, "message": message, "status": status, "details": details or []}}
+
+
+def rate_limited(retry_delay: str = "0.05s") -> Reply:
+    """A per-minute quota 429 with Google's QuotaFailure and RetryInfo details."""
+    return Reply(429, error_body(429, "RESOURCE_EXHAUSTED", "You exceeded your current quota.", [
+        {"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": [
+            {"quotaMetric": "generativelanguage.googleapis.com/generate_content_requests",
+             "quotaId": "GenerateRequestsPerMinutePerProjectPerModel", "quotaValue": "60"}]},
+        {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": retry_delay},
+    ]))  # fmt: skip
+
+
+def daily_quota() -> Reply:
+    return Reply(429, error_body(429, "RESOURCE_EXHAUSTED", "You exceeded your current quota.", [
+        {"@type": "type.googleapis.com/google.rpc.QuotaFailure", "violations": [
+            {"quotaMetric": "generativelanguage.googleapis.com/generate_content_requests",
+             "quotaId": "GenerateRequestsPerDayPerProjectPerModel-FreeTier", "quotaValue": "250"}]},
+        {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "17s"},
+    ]))  # fmt: skip
+
+
+def invalid_key(message: str = "API key not valid. Please pass a valid API key.") -> Reply:
+    return Reply(400, error_body(400, "INVALID_ARGUMENT", message, [
+        {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID",
+         "domain": "googleapis.com"},
+    ]))  # fmt: skip
+
+
+def server_error(code: int = 503) -> Reply:
+    status = {500: "INTERNAL", 503: "UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}.get(code, "INTERNAL")
+    return Reply(code, error_body(code, status, "The model is overloaded. Please try later."))
+
+
+def qa_pairs_for(image_sha256: str, n: int = 3) -> list[tuple[str, str, str]]:
+    """Deterministic pairs for an image: the same image always gets the same answers."""
+    digest = int(image_sha256[:8] or "0", 16)
+    pairs = [
+        ("What color is the product?", COLORS[digest % len(COLORS)], "color"),
+        ("How many items are shown?", str(1 + digest % 3), "count"),
+        ("Is there any text printed on it?", "yes" if digest % 2 else "no", "yes_no"),
+        ("What shape is the base of it?", ("round", "square")[digest % 2], "shape"),
+    ]
+    return pairs[:n]
+
+
+def qa_reply(request: Request) -> Reply:
+    return Reply(200, qa_body(qa_pairs_for(request.image_sha256)))
+
+
+# --- the server -------------------------------------------------------------------------------
+
+_GENERATE = re.compile(r"/models/([^/:]+):generateContent$")
+_BATCH_CREATE = re.compile(r"/models/([^/:]+):batchGenerateContent$")
+_BATCH_GET = re.compile(r"/batches/([^/?]+)$")
+_BATCH_LIST = re.compile(r"/batches$")
+
+
+def _image_sha256(request_body: dict[str, Any]) -> str:
+    for content in request_body.get("contents", []):
+        for part in content.get("parts", []):
+            inline = part.get("inlineData") or part.get("inline_data")
+            if inline:
+                data = inline["data"]
+                raw = base64.urlsafe_b64decode(data + "=" * (-len(data) % 4))
+                return hashlib.sha256(raw).hexdigest()
+    return ""
+
+
+@dataclass
+class _BatchJob:
+    name: str
+    display_name: str
+    model: str
+    key_id: str
+    requests: list[dict[str, Any]]
+    polls: int = 0
+    output: list[dict[str, Any]] | None = None
+
+
+class FakeGemini:
+    """The loopback server; use as a context manager (see the module docstring)."""
+
+    def __init__(
+        self,
+        responder: Callable[[Request], Reply] = qa_reply,
+        *,
+        batch_polls: int = 1,
+        batch_final_state: str = "BATCH_STATE_SUCCEEDED",
+    ) -> None:
+        self.responder = responder
+        self.batch_polls = batch_polls
+        self.batch_final_state = batch_final_state
+        self.requests: list[Request] = []
+        self.batches: dict[str, _BatchJob] = {}
+        self._script: deque[Reply] = deque()
+        self._lock = threading.Lock()
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server.daemon_threads = True
+        self._server.block_on_close = False
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self._server.server_port}"
+
+    def script(self, *replies: Reply) -> None:
+        """Queue replies for the next generate requests, before the responder is used again."""
+        with self._lock:
+            self._script.extend(replies)
+
+    def of_kind(self, kind: str) -> list[Request]:
+        with self._lock:
+            return [r for r in self.requests if r.kind == kind]
+
+    def __enter__(self) -> FakeGemini:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    # --- request handling ---------------------------------------------------------------------
+
+    def _next_reply(self, request: Request) -> Reply:
+        with self._lock:
+            if self._script:
+                return self._script.popleft()
+        return self.responder(request)
+
+    def _log(self, request: Request) -> None:
+        with self._lock:
+            self.requests.append(request)
+
+    def handle(self, method: str, path: str, key: str, body: dict[str, Any]) -> Reply:
+        route = path.split("?", 1)[0]
+        now = time.monotonic()
+        if method == "POST" and (match := _GENERATE.search(route)):
+            request = Request("generate", route, match[1], key_id(key), _image_sha256(body), body,
+                              now)  # fmt: skip
+            self._log(request)
+            return self._next_reply(request)
+        if method == "POST" and (match := _BATCH_CREATE.search(route)):
+            return self._create_batch(route, match[1], key, body, now)
+        if method == "GET" and (match := _BATCH_GET.search(route)):
+            self._log(Request("batch_get", route, "", key_id(key), "", {}, now))
+            return self._get_batch(match[1])
+        if method == "GET" and _BATCH_LIST.search(route):
+            self._log(Request("batch_list", route, "", key_id(key), "", {}, now))
+            with self._lock:
+                jobs = [self._operation(job) for job in self.batches.values()]
+            return Reply(200, {"operations": jobs})
+        return Reply(404, error_body(404, "NOT_FOUND", f"no route {method} {route}"))
+
+    def _create_batch(self, route: str, model: str, key: str, body: dict, now: float) -> Reply:
+        batch = body.get("batch", {})
+        requests = batch.get("inputConfig", {}).get("requests", {}).get("requests", [])
+        self._log(Request("batch_create", route, model, key_id(key), "", body, now))
+        with self._lock:
+            name = f"batches/job{len(self.batches) + 1}"
+            job = _BatchJob(name, batch.get("displayName", ""), model, key_id(key), requests)
+            self.batches[name] = job
+            return Reply(200, self._operation(job))
+
+    def _get_batch(self, job_id: str) -> Reply:
+        with self._lock:
+            job = self.batches.get(f"batches/{job_id}")
+            if job is None:
+                return Reply(404, error_body(404, "NOT_FOUND", "no such batch"))
+            job.polls += 1
+            finished = job.polls >= self.batch_polls
+        if finished and job.output is None:
+            job.output = [self._batch_item_output(job, item) for item in job.requests]
+        with self._lock:
+            return Reply(200, self._operation(job))
+
+    def _batch_item_output(self, job: _BatchJob, item: dict[str, Any]) -> dict[str, Any]:
+        inner = item.get("request", {})
+        request = Request("batch_item", "", job.model, job.key_id, _image_sha256(inner), inner,
+                          time.monotonic())  # fmt: skip
+        self._log(request)
+        reply = self.responder(request)
+        result: dict[str, Any] = {"metadata": item.get("metadata", {})}
+        if reply.status == 200:
+            result["response"] = reply.body
+        else:
+            result["error"] = {"code": reply.status, "message": "request failed"}
+        return result
+
+    def _operation(self, job: _BatchJob) -> dict[str, Any]:
+        done = job.output is not None
+        state = self.batch_final_state if done else "BATCH_STATE_PENDING"
+        metadata: dict[str, Any] = {
+            "@type": "type.googleapis.com/google.ai.generativelanguage.v1main.GenerateContentBatch",
+            "model": f"models/{job.model}",
+            "displayName": job.display_name,
+            "state": state,
+        }
+        if done and state == "BATCH_STATE_SUCCEEDED":
+            metadata["output"] = {"inlinedResponses": {"inlinedResponses": job.output}}
+        return {"name": job.name, "metadata": metadata, "done": done}
+
+    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def _serve(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                raw = self.rfile.read(length) if length else b""
+                try:
+                    body = json.loads(raw) if raw else {}
+                except json.JSONDecodeError:
+                    body = {}
+                key = self.headers.get("x-goog-api-key", "")
+                reply = fake.handle(self.command, self.path, key, body)
+                if reply.delay_s:
+                    time.sleep(reply.delay_s)
+                payload = (
+                    (reply.body if isinstance(reply.body, str) else json.dumps(reply.body))
+                    .replace(ECHO_KEY, key)
+                    .encode()
+                )
+                try:
+                    self.send_response(reply.status)
+                    self.send_header("content-type", "application/json; charset=UTF-8")
+                    self.send_header("content-length", str(len(payload)))
+                    self.end_headers()
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the client gave up (timeout test)
+
+            do_GET = _serve
+            do_POST = _serve
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        return Handler
+
+
+@dataclass
+class PerKeyRateLimit:
+    """A responder wrapper that enforces `limit` requests per `window_s` per key with 429s,
+    like Google's per-minute quotas (sliding window, RetryInfo = time until a slot frees)."""
+
+    inner: Callable[[Request], Reply]
+    limit: int
+    window_s: float = 60.0
+    _seen: dict[str, deque[float]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+    rejected: int = 0
+    admitted: list[float] = field(default_factory=list)
+    """Arrival times of the requests let through, in order."""
+
+    def __call__(self, request: Request) -> Reply:
+        with self._lock:
+            times = self._seen.setdefault(request.key_id, deque())
+            while times and times[0] <= request.time - self.window_s:
+                times.popleft()
+            if len(times) >= self.limit:
+                self.rejected += 1
+                wait = times[0] + self.window_s - request.time
+                return rate_limited(f"{max(wait, 0.001):.3f}s")
+            times.append(request.time)
+            self.admitted.append(request.time)
+        return self.inner(request)
+
+
+# --- fixtures: tiny images and listings, for tests and the benchmark --------------------------
+
+
+def write_listings(images_root: Any, count: int, *, size: int = 24) -> list[dict[str, Any]]:
+    """`count` distinct tiny JPEGs under `images_root` (ABO-style paths) and their listing rows."""
+    from pathlib import Path
+
+    from PIL import Image
+
+    rows = []
+    for index in range(count):
+        image_id = f"img{index:04d}+x"  # ABO ids may hold "+" and "-": never a file name
+        relative = f"{index % 7:02x}/{index:04d}abcd.jpg"
+        path = Path(images_root) / relative
+        path.parent.mkdir(parents=True, exist_ok=True)
+        color = ((index * 37) % 256, (index * 91) % 256, (index * 53) % 256)
+        Image.new("RGB", (size, size), color).save(path, "JPEG", quality=90)
+        rows.append({
+            "item_id": f"B{index:09d}", "domain_name": "amazon.com", "image_id": image_id,
+            "image_path": relative, "image_height": size, "image_width": size,
+            "product_type": "CHAIR", "attributes": {"color": ["Red"]},
+            "standardized_colors": ["Red"],
+            "metadata_text": f"item_name: Chair {index}\ncolor: Red",
+        })  # fmt: skip
+    return rows
+
+
+def provider_params(base_url: str, *, questions_per_image: int = 3, **gemini: Any) -> Any:
+    """GenerateQAParams for the gemini provider pointed at `base_url`, fast for tests: high
+    limits, short timeouts and back-offs, no progress bar (override any field by keyword)."""
+    from abo_vqa.params import GeminiParams, GenerateQAParams
+
+    settings: dict[str, Any] = {
+        "base_url": base_url, "requests_per_minute": 60_000.0, "workers": 4, "timeout_s": 5.0,
+        "backoff_s": 0.01, "max_backoff_s": 0.05, "progress": False, "batch_poll_s": 0.01,
+    }  # fmt: skip
+    settings.update(gemini)
+    return GenerateQAParams(
+        provider="gemini",
+        questions_per_image=questions_per_image,
+        gemini=GeminiParams(**settings),
+    )
