@@ -38,21 +38,36 @@ def main() -> None:
     images_root = Path(params.data.abo_root) / "images" / "small"
     images = load_images(test_rows, images_root)
 
-    vqa_model = load_vqa_model(params.model.base, family=params.model.family,
-                               dtype=params.model.dtype)
-    predictors = {"base": ModelPredictor(vqa_model, images, batch_size=params.eval.batch_size,
-                                         max_new_tokens=params.model.max_new_tokens)}
+    vqa_model = load_vqa_model(
+        params.model.base, family=params.model.family, dtype=params.model.dtype
+    )
+    predictors = {
+        "base": ModelPredictor(
+            vqa_model,
+            images,
+            batch_size=params.eval.batch_size,
+            max_new_tokens=params.model.max_new_tokens,
+        )
+    }
     if "prior" in params.eval.baselines:
         predictors["prior"] = PriorBaseline(train_rows)
     if "question_only" in params.eval.baselines:
         predictors["question_only"] = QuestionOnlyBaseline(train_rows, seed=params.split.seed)
 
-    results = evaluate_all(predictors, test_rows, scorer=Scorer(params.metrics, postprocess=params.answers.postprocess),
-                           images_root=images_root)
+    results = evaluate_all(
+        predictors,
+        test_rows,
+        scorer=Scorer(params.metrics, postprocess=params.answers.postprocess),
+        images_root=images_root,
+    )
     for name, (table, summary) in results.items():
         write_csv(args.predictions / f"{name}.csv", table, PREDICTION_COLUMNS)
-        log.info("%s: exact match %.3f on %d test questions", name,
-                 summary["exact_match"]["mean"], len(table))
+        log.info(
+            "%s: exact match %.3f on %d test questions",
+            name,
+            summary["exact_match"]["mean"],
+            len(table),
+        )
     write_json(args.metrics, {name: summary for name, (_, summary) in results.items()})
 
 

@@ -39,8 +39,12 @@ def main() -> None:
     images = load_images(test_rows, images_root)
 
     def predictor(vqa_model: object) -> ModelPredictor:
-        return ModelPredictor(vqa_model, images, batch_size=params.eval.batch_size,
-                              max_new_tokens=params.model.max_new_tokens)
+        return ModelPredictor(
+            vqa_model,
+            images,
+            batch_size=params.eval.batch_size,
+            max_new_tokens=params.model.max_new_tokens,
+        )
 
     finetuned = attach_adapter(
         load_vqa_model(params.model.base, family=params.model.family, dtype=params.model.dtype),
@@ -49,7 +53,8 @@ def main() -> None:
     quantized = load_vqa_model(str(args.quantized), family=params.model.family)
     results = evaluate_all(
         {"finetuned": predictor(finetuned), "quantized": predictor(quantized)},
-        test_rows, scorer=Scorer(params.metrics, postprocess=params.answers.postprocess),
+        test_rows,
+        scorer=Scorer(params.metrics, postprocess=params.answers.postprocess),
         images_root=images_root,
     )
     for name, (table, summary) in results.items():

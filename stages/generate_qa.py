@@ -34,8 +34,13 @@ def main() -> None:
     )
     write_csv(args.out, rows, QA_COLUMNS)
     write_json(args.metrics, metrics)
-    log.info("%d listings → %d QA pairs for %d images (%s)", len(listings), len(rows),
-             metrics["images_with_qa"], provider.name)
+    log.info(
+        "%d listings → %d QA pairs for %d images (%s)",
+        len(listings),
+        len(rows),
+        metrics["images_with_qa"],
+        provider.name,
+    )
 
 
 if __name__ == "__main__":

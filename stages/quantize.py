@@ -31,8 +31,11 @@ def main() -> None:
     shutil.rmtree(args.merged, ignore_errors=True)
     merged.save(args.merged)
 
-    quantized = load_vqa_model(str(args.merged), family=params.model.family,
-                               quantization_config=bnb_config(params.quantize))
+    quantized = load_vqa_model(
+        str(args.merged),
+        family=params.model.family,
+        quantization_config=bnb_config(params.quantize),
+    )
     shutil.rmtree(args.out, ignore_errors=True)
     quantized.save(args.out)
 
@@ -45,10 +48,15 @@ def main() -> None:
         "quantized_weight_bytes": weight_bytes(args.out),
     }
     metrics["weight_compression"] = round(
-        metrics["merged_weight_bytes"] / max(metrics["quantized_weight_bytes"], 1), 3)
+        metrics["merged_weight_bytes"] / max(metrics["quantized_weight_bytes"], 1), 3
+    )
     write_json(args.metrics, metrics)
-    log.info("merged %.1f MB → %s %.1f MB", metrics["merged_bytes"] / 1e6,
-             params.quantize.method, metrics["quantized_bytes"] / 1e6)
+    log.info(
+        "merged %.1f MB → %s %.1f MB",
+        metrics["merged_bytes"] / 1e6,
+        params.quantize.method,
+        metrics["quantized_bytes"] / 1e6,
+    )
 
 
 if __name__ == "__main__":

@@ -32,8 +32,11 @@ def main() -> None:
         write_csv(args.out / f"{name}.csv", members, QA_COLUMNS)
     metrics = split_metrics(rows, assignment)
     write_json(args.metrics, metrics)
-    log.info("split %d pairs: %s", len(rows),
-             ", ".join(f"{n} {metrics[n]['pairs']}" for n in SPLIT_NAMES))
+    log.info(
+        "split %d pairs: %s",
+        len(rows),
+        ", ".join(f"{n} {metrics[n]['pairs']}" for n in SPLIT_NAMES),
+    )
 
 
 if __name__ == "__main__":

@@ -36,22 +36,32 @@ def main() -> None:
     val_rows = read_csv(args.splits / "val.csv", required=QA_COLUMNS)
     images = load_images([*train_rows, *val_rows], images_root)
 
-    vqa_model = load_vqa_model(params.model.base, family=params.model.family,
-                               dtype=params.model.dtype)
+    vqa_model = load_vqa_model(
+        params.model.base, family=params.model.family, dtype=params.model.dtype
+    )
     shutil.rmtree(args.checkpoints, ignore_errors=True)
     shutil.rmtree(args.live, ignore_errors=True)
     # dvcyaml/save_dvc_exp off: inside a stage DVCLive must not rewrite dvc.yaml (GUIDE §4).
     with Live(dir=str(args.live), dvcyaml=False, save_dvc_exp=False, report=None) as live:
         result = train_lora(
-            vqa_model, QADataset(train_rows, images), QADataset(val_rows, images),
-            lora=params.lora, train=params.train, checkpoint_dir=args.checkpoints, live=live,
+            vqa_model,
+            QADataset(train_rows, images),
+            QADataset(val_rows, images),
+            lora=params.lora,
+            train=params.train,
+            checkpoint_dir=args.checkpoints,
+            live=live,
         )
     shutil.rmtree(args.adapter, ignore_errors=True)
     result.model.save_pretrained(str(args.adapter))
     write_json(args.metrics, result.metrics)
-    log.info("trained %d steps; best eval loss %s; %d/%d parameters trainable",
-             result.metrics["steps"], result.metrics["best_eval_loss"],
-             result.metrics["trainable_parameters"], result.metrics["total_parameters"])
+    log.info(
+        "trained %d steps; best eval loss %s; %d/%d parameters trainable",
+        result.metrics["steps"],
+        result.metrics["best_eval_loss"],
+        result.metrics["trainable_parameters"],
+        result.metrics["total_parameters"],
+    )
 
 
 if __name__ == "__main__":

@@ -33,19 +33,21 @@ def test_sections_are_frozen():
 
 def test_a_misspelt_key_names_itself_and_the_allowed_keys(tmp_path):
     path = write_params(tmp_path, {"lora": {"rr": 64}})
-    with pytest.raises(ParamsError, match=r"lora: unknown key\(s\) 'rr'; allowed keys are: .*\br\b"):
+    with pytest.raises(
+        ParamsError, match=r"lora: unknown key\(s\) 'rr'; allowed keys are: .*\br\b"
+    ):
         load_params(path)
 
 
 def test_an_unknown_section_is_rejected(tmp_path):
-    with pytest.raises(ParamsError, match="params.yaml: unknown key.*'loraa'"):
+    with pytest.raises(ParamsError, match=r"params\.yaml: unknown key.*'loraa'"):
         load_params(write_params(tmp_path, {"loraa": {"r": 8}}))
 
 
 def test_wrong_types_name_the_dotted_key(tmp_path):
-    with pytest.raises(ParamsError, match="lora.r: expected an integer, got 'big'"):
+    with pytest.raises(ParamsError, match=r"lora\.r: expected an integer, got 'big'"):
         load_params(write_params(tmp_path, {"lora": {"r": "big"}}))
-    with pytest.raises(ParamsError, match="generate_qa.gemini.workers: expected an integer"):
+    with pytest.raises(ParamsError, match=r"generate_qa\.gemini\.workers: expected an integer"):
         load_params(write_params(tmp_path, {"generate_qa": {"gemini": {"workers": 2.5}}}))
 
 
@@ -57,7 +59,7 @@ def test_literal_choices_are_enforced(tmp_path):
 def test_value_ranges_are_checked(tmp_path):
     with pytest.raises(ParamsError, match="split: train \\+ val \\+ test must sum to 1"):
         load_params(write_params(tmp_path, {"split": {"train": 0.9}}))
-    with pytest.raises(ParamsError, match="generate_qa.question_types: unknown \\['colour'\\]"):
+    with pytest.raises(ParamsError, match=r"generate_qa\.question_types: unknown \['colour'\]"):
         load_params(write_params(tmp_path, {"generate_qa": {"question_types": ["colour"]}}))
 
 

@@ -44,7 +44,8 @@ def ran_stages(output: str) -> list[str]:
 def digest(folder: Path) -> dict[str, str]:
     return {
         str(path.relative_to(folder)): hashlib.sha256(path.read_bytes()).hexdigest()
-        for path in sorted(folder.rglob("*")) if path.is_file()
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
     }
 
 
@@ -55,8 +56,7 @@ def project(tmp_path_factory) -> Path:
     for name in ("dvc.yaml", "params.yaml"):
         shutil.copy(REPO / name, root / name)
     for folder in ("stages", "src/abo_vqa", "models/base"):
-        shutil.copytree(REPO / folder, root / folder,
-                        ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(REPO / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
     generate_sample(root / "data/abo_sample", seed=3, n_listings=96)
 
     params = yaml.safe_load((root / "params.yaml").read_text())
@@ -72,13 +72,26 @@ def project(tmp_path_factory) -> Path:
 def test_repro_runs_every_stage_in_order(project):
     output = dvc("repro", cwd=project)
     assert ran_stages(output) == [
-        "filter_metadata", "generate_qa", "split", "baseline_eval", "train_lora", "quantize",
+        "filter_metadata",
+        "generate_qa",
+        "split",
+        "baseline_eval",
+        "train_lora",
+        "quantize",
         "final_eval",
     ]
-    for path in ("metrics/filter_metadata.json", "metrics/generate_qa.json", "metrics/split.json",
-                 "metrics/baseline_eval.json", "metrics/train_lora.json", "metrics/quantize.json",
-                 "metrics/final_eval.json", "reports/comparison.md", "models/adapter",
-                 "models/quantized"):
+    for path in (
+        "metrics/filter_metadata.json",
+        "metrics/generate_qa.json",
+        "metrics/split.json",
+        "metrics/baseline_eval.json",
+        "metrics/train_lora.json",
+        "metrics/quantize.json",
+        "metrics/final_eval.json",
+        "reports/comparison.md",
+        "models/adapter",
+        "models/quantized",
+    ):
         assert (project / path).exists(), path
 
 

@@ -1,5 +1,6 @@
 """The offline template provider asks only what a listing's metadata grounds, in one word."""
 
+from abo_vqa.params import QUESTION_TYPES
 from abo_vqa.qa.template import (
     MATERIAL_SYNONYMS,
     TemplateProvider,
@@ -9,7 +10,6 @@ from abo_vqa.qa.template import (
     product_word,
     questions_for_listing,
 )
-from abo_vqa.params import QUESTION_TYPES
 
 
 def listing(**overrides):
@@ -59,22 +59,30 @@ def test_item_count_reads_set_and_pack_phrases_and_defaults_to_one():
 def test_grounded_facts_use_standardized_colours():
     facts = grounded_facts(listing())
     assert facts.answers == {
-        "color": "blue", "product_type": "chair", "material": "wood", "pattern": "striped",
-        "shape": "round", "style": "modern", "count": "2",
+        "color": "blue",
+        "product_type": "chair",
+        "material": "wood",
+        "pattern": "striped",
+        "shape": "round",
+        "style": "modern",
+        "count": "2",
     }
 
 
 def test_questions_are_one_word_grounded_and_at_most_one_per_type():
-    pairs = questions_for_listing(listing(), seed=1, questions_per_image=8,
-                                  question_types=QUESTION_TYPES)
+    pairs = questions_for_listing(
+        listing(), seed=1, questions_per_image=8, question_types=QUESTION_TYPES
+    )
     assert len(pairs) == 8
     assert len({p.question_type for p in pairs}) == 8
     answers = {p.question_type: p.answer for p in pairs}
     assert answers["color"] == "blue" and answers["count"] == "2"
     assert answers["yes_no"] in {"yes", "no"}
     assert all(len(p.answer.split()) == 1 for p in pairs)
-    assert all("chair" in p.question or p.question_type in {"product_type", "count", "yes_no"}
-               for p in pairs)
+    assert all(
+        "chair" in p.question or p.question_type in {"product_type", "count", "yes_no"}
+        for p in pairs
+    )
 
 
 def test_an_image_gets_the_same_questions_whatever_else_is_in_the_run():

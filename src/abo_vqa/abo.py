@@ -127,6 +127,17 @@ def english_raw_values(entries: Any, field: str = "") -> list[str]:
     `field` if the shape is wrong.
     """
     neutral = field in LANGUAGE_NEUTRAL_ATTRIBUTES
+    if not neutral and type(entries) is list:
+        # Fast path for the well-formed common case (this runs for every attribute of ~150k
+        # listings): no per-entry type checks. Any odd entry, tag or value makes it fail or
+        # return something other than strings; the checking loop below then decides.
+        try:
+            values = [e["value"] for e in entries if e["language_tag"].startswith("en_")]
+        except (KeyError, TypeError, AttributeError):
+            pass
+        else:
+            if all(type(value) is str for value in values):
+                return values
     values = []
     for entry in _entries(field, entries):
         if not isinstance(entry, dict):

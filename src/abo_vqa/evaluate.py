@@ -1,10 +1,10 @@
 """One evaluation path for every model and baseline, used by baseline_eval and final_eval alike.
 
-A predictor maps QA rows (image + question) to raw answer strings; `evaluate_predictions` applies the
-configured post-processing, scores with the metrics suite and returns the per-sample table plus a
-JSON-ready summary. Two classic bias checks from the VQA literature sit beside the models: the prior
-(most frequent train answer per question type) and a question-only classifier, which tell how much
-of a score the question text alone explains.
+A predictor maps QA rows (image + question) to raw answer strings; `evaluate_predictions` scores
+them with the metrics suite (which applies the configured post-processing) and returns the per-
+sample table plus a JSON-ready summary. Two classic bias checks from the VQA literature sit beside
+the models: the prior (most frequent train answer per question type) and a question-only
+classifier, which tell how much of a score the question text alone explains.
 """
 
 from __future__ import annotations
@@ -19,7 +19,13 @@ from PIL import Image
 from abo_vqa.answers import normalize_reference
 
 PREDICTION_COLUMNS: tuple[str, ...] = (
-    "image_id", "question", "question_type", "answer", "raw_prediction", "prediction", "correct",
+    "image_id",
+    "question",
+    "question_type",
+    "answer",
+    "raw_prediction",
+    "prediction",
+    "correct",
 )
 """Columns of every per-model predictions file."""
 
@@ -40,15 +46,23 @@ def load_images(rows: Sequence[Mapping[str, str]], images_root: Path) -> dict[st
                 with Image.open(path) as image:
                     images[row["image_id"]] = image.convert("RGB")
             except OSError as error:
-                raise ValueError(f"{path}: cannot read image of {row['image_id']}: {error}") from error
+                raise ValueError(
+                    f"{path}: cannot read image of {row['image_id']}: {error}"
+                ) from error
     return images
 
 
 class ModelPredictor:
     """Batched greedy answers from a VQAModel (see abo_vqa.models)."""
 
-    def __init__(self, vqa_model: Any, images: Mapping[str, Image.Image], *, batch_size: int,
-                 max_new_tokens: int):
+    def __init__(
+        self,
+        vqa_model: Any,
+        images: Mapping[str, Image.Image],
+        *,
+        batch_size: int,
+        max_new_tokens: int,
+    ):
         self.vqa_model = vqa_model
         self.images = images
         self.batch_size = batch_size
@@ -125,8 +139,10 @@ def evaluate_predictions(
         [str(images_root / row["image_path"]) for row in rows] if images_root is not None else None
     )
     scores = scorer.score(
-        list(raw_predictions), [row["answer"] for row in rows],
-        [row["question_type"] for row in rows], images=image_paths,
+        list(raw_predictions),
+        [row["answer"] for row in rows],
+        [row["question_type"] for row in rows],
+        images=image_paths,
     )
     table = [
         {
@@ -136,7 +152,7 @@ def evaluate_predictions(
             "answer": row["answer"],
             "raw_prediction": record["prediction"],
             "prediction": record["answer"],
-            "correct": int(round(record["exact_match"])),
+            "correct": round(record["exact_match"]),
         }
         for row, record in zip(rows, scores.records(), strict=True)
     ]

@@ -61,11 +61,16 @@ class FilterMetadataParams:
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.attributes) - set(SELECTED_ATTRIBUTES))
-        check(not unknown, "filter_metadata.attributes",
-              f"unknown {unknown}; allowed: {list(SELECTED_ATTRIBUTES)}")
-        check(0 <= self.min_english_attributes <= len(self.attributes),
-              "filter_metadata.min_english_attributes",
-              f"must be between 0 and {len(self.attributes)}")
+        check(
+            not unknown,
+            "filter_metadata.attributes",
+            f"unknown {unknown}; allowed: {list(SELECTED_ATTRIBUTES)}",
+        )
+        check(
+            0 <= self.min_english_attributes <= len(self.attributes),
+            "filter_metadata.min_english_attributes",
+            f"must be between 0 and {len(self.attributes)}",
+        )
         check(self.max_images > 0, "filter_metadata.max_images", "must be positive")
 
 
@@ -230,8 +235,11 @@ class GenerateQAParams:
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.question_types) - set(QUESTION_TYPES))
-        check(not unknown, "generate_qa.question_types",
-              f"unknown {unknown}; allowed: {list(QUESTION_TYPES)}")
+        check(
+            not unknown,
+            "generate_qa.question_types",
+            f"unknown {unknown}; allowed: {list(QUESTION_TYPES)}",
+        )
         check(self.questions_per_image > 0, "generate_qa.questions_per_image", "must be positive")
 
 
@@ -245,8 +253,11 @@ class SplitParams:
     def __post_init__(self) -> None:
         for name in ("train", "val", "test"):
             check(0 <= getattr(self, name) <= 1, f"split.{name}", "must be between 0 and 1")
-        check(abs(self.train + self.val + self.test - 1) < 1e-9, "split",
-              "train + val + test must sum to 1")
+        check(
+            abs(self.train + self.val + self.test - 1) < 1e-9,
+            "split",
+            "train + val + test must sum to 1",
+        )
 
 
 @dataclass(frozen=True)

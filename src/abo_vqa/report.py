@@ -24,8 +24,12 @@ def comparison_markdown(
 ) -> str:
     """A markdown report: overall metrics per model, then exact match per question type."""
     names = [name for name in order if name in summaries]
-    lines = ["# Evaluation on the test split", "",
-             "Scores in percent. " + ", ".join(f"`{m}`" for m in metrics) + ".", ""]
+    lines = [
+        "# Evaluation on the test split",
+        "",
+        "Scores in percent. " + ", ".join(f"`{m}`" for m in metrics) + ".",
+        "",
+    ]
     lines.append("| model | n | " + " | ".join(metrics) + " |")
     lines.append("|---|---:|" + "---:|" * len(metrics))
     for name in names:
@@ -45,6 +49,10 @@ def comparison_markdown(
             )
             lines.append(f"| {name} | {cells} |")
         counts = summaries[names[0]].get("by_type", {})
-        lines += ["", "Questions per type: "
-                  + ", ".join(f"{t} {counts[t]['n']}" for t in types if t in counts) + "."]
+        lines += [
+            "",
+            "Questions per type: "
+            + ", ".join(f"{t} {counts[t]['n']}" for t in types if t in counts)
+            + ".",
+        ]
     return "\n".join(lines) + "\n"

@@ -48,8 +48,11 @@ class QADataset(torch.utils.data.Dataset):
 
     def __getitem__(self, index: int) -> dict[str, Any]:
         row = self.rows[index]
-        return {"image": self.images[row["image_id"]], "question": row["question"],
-                "answer": row["answer"]}
+        return {
+            "image": self.images[row["image_id"]],
+            "question": row["question"],
+            "answer": row["answer"],
+        }
 
 
 class DVCLiveCallback(TrainerCallback):
@@ -58,12 +61,15 @@ class DVCLiveCallback(TrainerCallback):
     def __init__(self, live: Any):
         self.live = live
 
-    def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001 (HF signature)
+    def on_log(self, args, state, control, logs=None, **kwargs):
         if not logs or not state.is_world_process_zero:
             return
         self.live.step = state.global_step
-        for key, name in (("loss", "train/loss"), ("learning_rate", "train/learning_rate"),
-                          ("eval_loss", "eval/loss")):
+        for key, name in (
+            ("loss", "train/loss"),
+            ("learning_rate", "train/learning_rate"),
+            ("eval_loss", "eval/loss"),
+        ):
             if key in logs:
                 self.live.log_metric(name, round(float(logs[key]), 6))
 
@@ -99,13 +105,15 @@ def train_lora(
 
     def collate(examples: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         return vqa_model.training_batch(
-            [e["image"] for e in examples], [e["question"] for e in examples],
+            [e["image"] for e in examples],
+            [e["question"] for e in examples],
             [e["answer"] for e in examples],
         )
 
     steps_per_epoch = math.ceil(len(train_dataset) / (train.batch_size * train.grad_accum))
-    total_steps = train.max_steps if train.max_steps > 0 else math.ceil(
-        steps_per_epoch * train.epochs)
+    total_steps = (
+        train.max_steps if train.max_steps > 0 else math.ceil(steps_per_epoch * train.epochs)
+    )
     args = TrainingArguments(
         output_dir=str(checkpoint_dir),
         per_device_train_batch_size=train.batch_size,

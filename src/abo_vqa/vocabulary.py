@@ -1,16 +1,26 @@
 """Canonical one-word answers per question type.
 
-Three parts of the project agree on these words: the sample generator draws catalogue attributes from
-them, the template QA provider maps free-text ABO values onto them, and the offline base model's
-WordPiece vocabulary is built to cover them (so every answer is a single token).
+Three parts of the project agree on these words: the sample generator draws catalogue attributes
+from them, the template QA provider maps free-text ABO values onto them, and the offline base
+model's WordPiece vocabulary is built to cover them (so every answer is a single token).
 """
 
 from __future__ import annotations
 
 # Colours as ABO's `color[].standardized_values` spell them (lowercased).
 COLORS: tuple[str, ...] = (
-    "black", "white", "gray", "red", "blue", "green", "yellow", "orange",
-    "pink", "purple", "brown", "beige",
+    "black",
+    "white",
+    "gray",
+    "red",
+    "blue",
+    "green",
+    "yellow",
+    "orange",
+    "pink",
+    "purple",
+    "brown",
+    "beige",
 )
 
 # Product kinds the sample renders as silhouettes. Keys are ABO product_type values.
@@ -64,8 +74,18 @@ EXTRA_PRODUCT_TYPES: dict[str, str] = {
 }
 
 MATERIALS: tuple[str, ...] = (
-    "wood", "metal", "plastic", "glass", "fabric", "leather", "ceramic", "wicker",
-    "marble", "cotton", "steel", "bamboo",
+    "wood",
+    "metal",
+    "plastic",
+    "glass",
+    "fabric",
+    "leather",
+    "ceramic",
+    "wicker",
+    "marble",
+    "cotton",
+    "steel",
+    "bamboo",
 )
 
 PATTERNS: tuple[str, ...] = ("solid", "striped", "dotted", "checkered", "floral", "geometric")

@@ -1,10 +1,10 @@
 """The QA provider interface shared by every generate_qa backend.
 
-A provider turns filtered listings (rows of `data/filtered/listings.jsonl`) into candidate QA pairs,
-one image at a time. Providers that pay per call (Gemini) keep each image's raw response in a
-persistent cache as it arrives, so an interrupted run resumes where it stopped; the stage's output is
-then a pure function of that cache and the params. Every provider's candidates go through the same
-validation (`abo_vqa.qa.validate`), which counts each rejection by reason.
+A provider turns filtered listings (rows of `data/filtered/listings.jsonl`) into candidate QA
+pairs, one image at a time. Providers that pay per call (Gemini) keep each image's raw response in
+a persistent cache as it arrives, so an interrupted run resumes where it stopped; the stage's
+output is then a pure function of that cache and the params. Every provider's candidates go through
+the same validation (`abo_vqa.qa.validate`), which counts each rejection by reason.
 """
 
 from __future__ import annotations
@@ -15,7 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 QA_COLUMNS: tuple[str, ...] = (
-    "image_id", "item_id", "image_path", "question", "answer", "question_type", "provider",
+    "image_id",
+    "item_id",
+    "image_path",
+    "question",
+    "answer",
+    "question_type",
+    "provider",
 )
 """Columns of data/qa/qa.csv and of every split file."""
 

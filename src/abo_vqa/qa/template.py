@@ -1,8 +1,9 @@
 """The offline `template` QA provider: questions grounded in each listing's own metadata.
 
 No model and no network: every answer is read from the listing's attributes and mapped onto a
-canonical one-word answer (`abo_vqa.vocabulary`). An attribute whose free text maps onto no canonical
-word, or onto several, yields no question: an ambiguous answer would teach the model noise.
+canonical one-word answer (`abo_vqa.vocabulary`). An attribute whose free text maps onto no
+canonical word, or onto several, yields no question: an ambiguous answer would teach the model
+noise.
 
 Deterministic per image: each image's questions come from an RNG seeded by (seed, image_id), so an
 image gets the same questions whatever else is in the run and in whatever order it is processed.
@@ -21,49 +22,103 @@ from abo_vqa.vocabulary import (
     COLORS,
     EXTRA_PRODUCT_TYPES,
     MATERIALS,
-    PATTERNS,
     PRODUCT_TYPES,
 )
 
 # Free-text fragments → canonical words, checked as whole words in lowercased attribute values.
 MATERIAL_SYNONYMS: dict[str, str] = {
     **{word: word for word in MATERIALS},
-    "wooden": "wood", "oak": "wood", "walnut": "wood", "pine": "wood", "teak": "wood",
-    "mdf": "wood", "plywood": "wood", "iron": "metal", "aluminum": "metal", "aluminium": "metal",
-    "brass": "metal", "stainless": "steel", "polyester": "fabric", "linen": "fabric",
-    "velvet": "fabric", "polypropylene": "plastic", "acrylic": "plastic", "rattan": "wicker",
-    "porcelain": "ceramic", "stoneware": "ceramic", "faux leather": "leather",
+    "wooden": "wood",
+    "oak": "wood",
+    "walnut": "wood",
+    "pine": "wood",
+    "teak": "wood",
+    "mdf": "wood",
+    "plywood": "wood",
+    "iron": "metal",
+    "aluminum": "metal",
+    "aluminium": "metal",
+    "brass": "metal",
+    "stainless": "steel",
+    "polyester": "fabric",
+    "linen": "fabric",
+    "velvet": "fabric",
+    "polypropylene": "plastic",
+    "acrylic": "plastic",
+    "rattan": "wicker",
+    "porcelain": "ceramic",
+    "stoneware": "ceramic",
+    "faux leather": "leather",
 }
 PATTERN_SYNONYMS: dict[str, str] = {
-    "solid": "solid", "plain": "solid", "striped": "striped", "stripe": "striped",
-    "stripes": "striped", "dotted": "dotted", "dots": "dotted", "polka dot": "dotted",
-    "checkered": "checkered", "checked": "checkered", "plaid": "checkered", "gingham": "checkered",
-    "floral": "floral", "flower": "floral", "flowers": "floral", "geometric": "geometric",
+    "solid": "solid",
+    "plain": "solid",
+    "striped": "striped",
+    "stripe": "striped",
+    "stripes": "striped",
+    "dotted": "dotted",
+    "dots": "dotted",
+    "polka dot": "dotted",
+    "checkered": "checkered",
+    "checked": "checkered",
+    "plaid": "checkered",
+    "gingham": "checkered",
+    "floral": "floral",
+    "flower": "floral",
+    "flowers": "floral",
+    "geometric": "geometric",
 }
 SHAPE_SYNONYMS: dict[str, str] = {
-    "round": "round", "circular": "round", "circle": "round", "square": "square",
-    "rectangular": "rectangular", "rectangle": "rectangular", "oval": "oval",
-    "triangular": "triangular", "triangle": "triangular", "hexagonal": "hexagonal",
+    "round": "round",
+    "circular": "round",
+    "circle": "round",
+    "square": "square",
+    "rectangular": "rectangular",
+    "rectangle": "rectangular",
+    "oval": "oval",
+    "triangular": "triangular",
+    "triangle": "triangular",
+    "hexagonal": "hexagonal",
     "hexagon": "hexagonal",
 }
 STYLE_SYNONYMS: dict[str, str] = {
-    "modern": "modern", "contemporary": "modern", "mid-century": "modern",
-    "rustic": "rustic", "farmhouse": "rustic", "industrial": "industrial",
-    "traditional": "traditional", "classic": "traditional", "minimalist": "minimalist",
-    "minimal": "minimalist", "scandinavian": "minimalist", "vintage": "vintage",
-    "retro": "vintage", "antique": "vintage",
+    "modern": "modern",
+    "contemporary": "modern",
+    "mid-century": "modern",
+    "rustic": "rustic",
+    "farmhouse": "rustic",
+    "industrial": "industrial",
+    "traditional": "traditional",
+    "classic": "traditional",
+    "minimalist": "minimalist",
+    "minimal": "minimalist",
+    "scandinavian": "minimalist",
+    "vintage": "vintage",
+    "retro": "vintage",
+    "antique": "vintage",
 }
 COLOR_SYNONYMS: dict[str, str] = {**{c: c for c in COLORS}, "grey": "gray", "tan": "beige"}
 
-NUMBER_WORDS: dict[str, str] = {"one": "1", "two": "2", "three": "3", "four": "4", "five": "5",
-                                "six": "6", "seven": "7", "eight": "8", "nine": "9", "ten": "10"}
+NUMBER_WORDS: dict[str, str] = {
+    "one": "1",
+    "two": "2",
+    "three": "3",
+    "four": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
+    "ten": "10",
+}
 _COUNT_PATTERN = re.compile(
-    r"\b(?:set of|pack of|includes|set|pack)\s+(\d+|one|two|three|four|five|six|seven|eight|nine|ten)\b"
+    r"\b(?:set of|pack of|includes|set|pack)\s+"
+    r"(\d+|one|two|three|four|five|six|seven|eight|nine|ten)\b"
     r"|\b(\d+)[- ](?:pack|piece|pcs)\b",
     re.IGNORECASE,
 )
 
-# Phrasings per question type; {p} = product word, {value} = the candidate value of a yes/no question.
+# Phrasings per question type; {p} = product word, {value} = a yes/no question's candidate value.
 QUESTION_TEMPLATES: dict[str, tuple[str, ...]] = {
     "color": ("what color is the {p}?", "what is the main color of this {p}?"),
     "product_type": ("what type of product is shown?", "what kind of item is this?"),
