@@ -1,20 +1,34 @@
-"""Stage train_lora: LoRA fine-tuning of the base model on the train split, best by val loss."""
+"""Stage train_lora: LoRA fine-tuning of the base model on the train split, best by val loss.
+
+Survives interruption: run it again (`dvc repro`) and it resumes from the last checkpoint in
+`--checkpoints`, provided params, base model and data are unchanged.
+"""
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import shutil
 from pathlib import Path
 
+from accelerate import PartialState
 from dvclive import Live
 
 from abo_vqa.evaluate import load_images
 from abo_vqa.io import read_csv, write_json
 from abo_vqa.models import load_vqa_model
-from abo_vqa.params import load_params
+from abo_vqa.params import QuantizeParams, load_params
 from abo_vqa.qa.base import QA_COLUMNS
-from abo_vqa.train import QADataset, train_lora
+from abo_vqa.quantize import bnb_config
+from abo_vqa.train import (
+    QADataset,
+    resumable_checkpoint,
+    start_fresh,
+    train_lora,
+    training_fingerprint,
+    truncate_live_history,
+)
 
 log = logging.getLogger("train_lora")
 
@@ -32,17 +46,49 @@ def main() -> None:
 
     params = load_params(args.params)
     images_root = Path(params.data.abo_root) / "images" / "small"
-    train_rows = read_csv(args.splits / "train.csv", required=QA_COLUMNS)
-    val_rows = read_csv(args.splits / "val.csv", required=QA_COLUMNS)
+    train_files = [args.splits / "train.csv", args.splits / "val.csv"]
+    train_rows, val_rows = (read_csv(path, required=QA_COLUMNS) for path in train_files)
     images = load_images([*train_rows, *val_rows], images_root)
 
-    vqa_model = load_vqa_model(
-        params.model.base, family=params.model.family, dtype=params.model.dtype
+    settings = {
+        "model": dataclasses.asdict(params.model),
+        "lora": dataclasses.asdict(params.lora),
+        "train": {
+            k: v
+            for k, v in dataclasses.asdict(params.train).items()
+            if k not in ("resume", "launcher")
+        },
+    }
+    base_weights = sorted(Path(params.model.base).glob("*.safetensors"))  # empty for a hub id
+    fingerprint = training_fingerprint(settings, [*train_files, *base_weights])
+    # Under `accelerate launch` every GPU runs this script: only the main process touches files.
+    state = PartialState()
+    resume_from = (
+        resumable_checkpoint(args.checkpoints, fingerprint) if params.train.resume else None
     )
-    shutil.rmtree(args.checkpoints, ignore_errors=True)
-    shutil.rmtree(args.live, ignore_errors=True)
+    state.wait_for_everyone()  # all have looked before the main process may clear the folder
+    if state.is_main_process:
+        if resume_from:
+            log.info("resuming the interrupted run from %s", resume_from)
+            truncate_live_history(args.live, int(Path(resume_from).name.rsplit("-", 1)[-1]))
+        else:
+            start_fresh(args.checkpoints, fingerprint)
+            shutil.rmtree(args.live, ignore_errors=True)
+    state.wait_for_everyone()
+
+    quantize_base = params.train.quantize_base
+    vqa_model = load_vqa_model(
+        params.model.base,
+        family=params.model.family,
+        dtype=params.model.dtype,
+        quantization_config=None
+        if quantize_base == "none"
+        else bnb_config(QuantizeParams(method=quantize_base, double_quant=True)),
+    )
     # dvcyaml/save_dvc_exp off: inside a stage DVCLive must not rewrite dvc.yaml (GUIDE §4).
-    with Live(dir=str(args.live), dvcyaml=False, save_dvc_exp=False, report=None) as live:
+    with Live(
+        dir=str(args.live), dvcyaml=False, save_dvc_exp=False, report=None, resume=bool(resume_from)
+    ) as live:
         result = train_lora(
             vqa_model,
             QADataset(train_rows, images),
@@ -50,8 +96,11 @@ def main() -> None:
             lora=params.lora,
             train=params.train,
             checkpoint_dir=args.checkpoints,
+            resume_from=resume_from,
             live=live,
         )
+    if not state.is_main_process:
+        return
     shutil.rmtree(args.adapter, ignore_errors=True)
     result.model.save_pretrained(str(args.adapter))
     write_json(args.metrics, result.metrics)

@@ -58,6 +58,9 @@ class FilterMetadataParams:
     seed: int = 42
     attributes: tuple[str, ...] = SELECTED_ATTRIBUTES
     """Attributes counted by the English rule and kept in the metadata text."""
+    workers: int = 0
+    """Processes that scan the listings shards and check the images (0 = one per CPU core).
+    Speed only: the outputs are the same for any value."""
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.attributes) - set(SELECTED_ATTRIBUTES))
@@ -72,6 +75,7 @@ class FilterMetadataParams:
             f"must be between 0 and {len(self.attributes)}",
         )
         check(self.max_images > 0, "filter_metadata.max_images", "must be positive")
+        check(self.workers >= 0, "filter_metadata.workers", "must be >= 0 (0 = one per core)")
 
 
 @dataclass(frozen=True)
@@ -262,10 +266,14 @@ class SplitParams:
 
 @dataclass(frozen=True)
 class ModelParams:
-    family: Literal["blip"] = "blip"
-    """Model adapter (see abo_vqa.models)."""
+    family: Literal["blip", "vilt", "blip2", "instructblip", "chat"] = "blip"
+    """Model adapter (see abo_vqa.models): blip (BlipForQuestionAnswering), vilt (a classifier
+    over its answer labels), blip2 and instructblip (prompted "Question: … Answer:"), chat (any
+    chat VLM AutoModelForImageTextToText loads: LLaVA-1.5, Qwen2-VL, Qwen2.5-VL, SmolVLM, …)."""
     base: str = "models/base/tiny-blip-vqa"
-    """A hub id (e.g. Salesforce/blip-vqa-base) or a local directory."""
+    """A hub id or a local directory of the family's model, e.g. Salesforce/blip-vqa-base,
+    dandelin/vilt-b32-finetuned-vqa, Salesforce/blip2-opt-2.7b, Salesforce/instructblip-vicuna-7b,
+    llava-hf/llava-1.5-7b-hf, Qwen/Qwen2.5-VL-7B-Instruct, HuggingFaceTB/SmolVLM-256M-Instruct."""
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     """auto = float32 on CPU, bfloat16 (or float16) on CUDA."""
     max_new_tokens: int = 5
@@ -305,17 +313,40 @@ class TrainParams:
     max_steps: int = -1
     """Overrides epochs when positive."""
     batch_size: int = 32
+    """Per device; the effective batch is batch_size × grad_accum × number of GPUs."""
     grad_accum: int = 1
     warmup_ratio: float = 0.05
+    """Fraction of the total optimizer steps spent warming the learning rate up."""
+    scheduler: Literal["linear", "cosine", "constant_with_warmup"] = "linear"
     weight_decay: float = 0.0
     eval_steps: int = 50
+    """Evaluate on val and save a checkpoint every this many optimizer steps."""
     save_total_limit: int = 2
+    early_stopping_patience: int = 0
+    """Stop after this many evaluations without a better eval_loss; 0 = never stop early."""
+    precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
+    """auto = bf16 on GPUs that support it, else fp16 on CUDA, fp32 on the CPU."""
+    gradient_checkpointing: bool = False
+    """Trade compute for memory (large models on small GPUs)."""
+    quantize_base: Literal["none", "nf4", "int8"] = "none"
+    """QLoRA: load the frozen base in 4-bit NF4 (double quant) or 8-bit and train LoRA on top."""
+    resume: bool = True
+    """Resume from the last checkpoint of an interrupted run with the same settings and data;
+    a run with any other setting starts fresh."""
+    launcher: str = "python"
+    """Command that runs the stage script: `python`, or `accelerate launch --config_file
+    configs/accelerate/ddp.yaml` (or fsdp.yaml) for several GPUs."""
     seed: int = 42
 
     def __post_init__(self) -> None:
         check(self.learning_rate > 0, "train.learning_rate", "must be positive")
         check(self.batch_size > 0, "train.batch_size", "must be positive")
+        check(self.grad_accum > 0, "train.grad_accum", "must be positive")
         check(self.eval_steps > 0, "train.eval_steps", "must be positive")
+        check(0 <= self.warmup_ratio < 1, "train.warmup_ratio", "must be in [0, 1)")
+        check(self.early_stopping_patience >= 0, "train.early_stopping_patience",
+              "must be 0 (off) or positive")
+        check(self.max_steps > 0 or self.epochs > 0, "train.epochs", "must be positive")
 
 
 @dataclass(frozen=True)

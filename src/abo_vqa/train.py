@@ -3,11 +3,19 @@
 The Trainer evaluates on the val split every `eval_steps`, keeps `save_total_limit` checkpoints and
 loads the best one by eval_loss at the end. Losses and the learning rate go to DVCLive at the
 Trainer's global step, so `dvc plots show` draws the curves.
+
+Interrupted runs resume: checkpoints live outside DVC's outputs, beside a fingerprint of
+everything that shapes training (params, base model, data). A rerun with the same fingerprint
+continues from the last checkpoint (optimizer, scheduler and RNG states included); any other
+rerun starts fresh, so a changed param never inherits a stale run.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import shutil
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -17,13 +25,17 @@ from typing import Any
 import torch
 from peft import LoraConfig, get_peft_model
 from PIL import Image
-from transformers import Trainer, TrainerCallback, TrainingArguments
+from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments
+from transformers.trainer_utils import get_last_checkpoint
 
 from abo_vqa.params import LoraParams, TrainParams
 
 
-def lora_config(params: LoraParams, exclude_modules: Sequence[str] = ()) -> LoraConfig:
-    """The PEFT config for `params`; task_type stays None (typed wrappers break BLIP, GUIDE §4)."""
+def lora_config(
+    params: LoraParams, exclude_modules: Sequence[str] = (), modules_to_save: Sequence[str] = ()
+) -> LoraConfig:
+    """The PEFT config for `params`; task_type stays None (PEFT's typed wrappers pass BLIP's
+    inputs twice). `modules_to_save` are trained in full (e.g. a classifier head)."""
     targets = params.target_modules
     return LoraConfig(
         r=params.r,
@@ -31,6 +43,7 @@ def lora_config(params: LoraParams, exclude_modules: Sequence[str] = ()) -> Lora
         lora_dropout=params.dropout,
         target_modules=targets if isinstance(targets, str) else list(targets),
         exclude_modules=list(exclude_modules) or None,
+        modules_to_save=list(modules_to_save) or None,
         bias=params.bias,
         task_type=None,
     )
@@ -88,6 +101,54 @@ def count_parameters(model: torch.nn.Module) -> tuple[int, int]:
     return trainable, total
 
 
+def resolve_precision(precision: str) -> str:
+    """ "fp32", "bf16" or "fp16" for this hardware ("auto": bf16 where CUDA supports it)."""
+    if precision != "auto":
+        return precision
+    if not torch.cuda.is_available():
+        return "fp32"
+    return "bf16" if torch.cuda.is_bf16_supported() else "fp16"
+
+
+def training_fingerprint(settings: Mapping[str, Any], data_files: Sequence[Path]) -> str:
+    """A hash of everything that shapes a training run: its settings and its data's bytes.
+
+    `settings` must already exclude what does not change the result (e.g. `resume`).
+    """
+    digest = hashlib.sha256(json.dumps(settings, sort_keys=True, default=str).encode())
+    for path in data_files:
+        digest.update(hashlib.sha256(Path(path).read_bytes()).digest())
+    return digest.hexdigest()
+
+
+FINGERPRINT_FILE = "run_fingerprint.txt"
+
+
+def resumable_checkpoint(checkpoint_dir: Path, fingerprint: str) -> str | None:
+    """The last checkpoint of an earlier run with this fingerprint, if there is one."""
+    marker = checkpoint_dir / FINGERPRINT_FILE
+    if marker.is_file() and marker.read_text().strip() == fingerprint:
+        return get_last_checkpoint(str(checkpoint_dir))
+    return None
+
+
+def start_fresh(checkpoint_dir: Path, fingerprint: str) -> None:
+    """Clear checkpoints left by another run and mark the folder as this run's."""
+    shutil.rmtree(checkpoint_dir, ignore_errors=True)
+    checkpoint_dir.mkdir(parents=True)
+    (checkpoint_dir / FINGERPRINT_FILE).write_text(fingerprint + "\n")
+
+
+def truncate_live_history(live_dir: Path, after_step: int) -> None:
+    """Drop DVCLive plot rows logged after `after_step` (a resumed run logs them again)."""
+    for tsv in (live_dir / "plots" / "metrics").rglob("*.tsv"):
+        lines = tsv.read_text().splitlines(keepends=True)
+        header, rows = lines[:1], lines[1:]
+        step_column = header[0].rstrip("\n").split("\t").index("step") if header else 0
+        kept = [row for row in rows if int(row.split("\t")[step_column]) <= after_step]
+        tsv.write_text("".join(header + kept))
+
+
 def train_lora(
     vqa_model: Any,
     train_dataset: QADataset,
@@ -96,11 +157,28 @@ def train_lora(
     lora: LoraParams,
     train: TrainParams,
     checkpoint_dir: Path,
+    resume_from: str | None = None,
     live: Any | None = None,
 ) -> TrainResult:
-    """Wrap `vqa_model.model` with LoRA and train it; returns the best model and its metrics."""
+    """Wrap `vqa_model.model` with LoRA and train it; returns the best model and its metrics.
+
+    `resume_from` is a checkpoint of the same run to continue (see `prepare_checkpoint_dir`).
+    """
     torch.manual_seed(train.seed)
-    peft_model = get_peft_model(vqa_model.model, lora_config(lora, vqa_model.lora_exclude_modules))
+    base = vqa_model.model
+    if getattr(base, "is_loaded_in_4bit", False) or getattr(base, "is_loaded_in_8bit", False):
+        from peft import prepare_model_for_kbit_training
+
+        base = prepare_model_for_kbit_training(
+            base, use_gradient_checkpointing=train.gradient_checkpointing
+        )
+    elif train.gradient_checkpointing:
+        base.gradient_checkpointing_enable()
+    extra = getattr(vqa_model, "lora_modules_to_save", ())
+    peft_model = get_peft_model(
+        base, lora_config(lora, vqa_model.lora_exclude_modules, modules_to_save=extra)
+    )
+    vqa_model.model = peft_model
     trainable, total = count_parameters(peft_model)
 
     def collate(examples: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
@@ -114,16 +192,20 @@ def train_lora(
     total_steps = (
         train.max_steps if train.max_steps > 0 else math.ceil(steps_per_epoch * train.epochs)
     )
+    precision = resolve_precision(train.precision)
     args = TrainingArguments(
         output_dir=str(checkpoint_dir),
         per_device_train_batch_size=train.batch_size,
         per_device_eval_batch_size=train.batch_size,
         gradient_accumulation_steps=train.grad_accum,
         learning_rate=train.learning_rate,
+        lr_scheduler_type=train.scheduler,
         weight_decay=train.weight_decay,
         num_train_epochs=train.epochs,
         max_steps=train.max_steps,
         warmup_steps=int(train.warmup_ratio * total_steps),
+        bf16=precision == "bf16",
+        fp16=precision == "fp16",
         eval_strategy="steps",
         eval_steps=train.eval_steps,
         save_strategy="steps",
@@ -141,27 +223,40 @@ def train_lora(
         disable_tqdm=True,
         use_cpu=not torch.cuda.is_available(),
     )
+    callbacks: list[TrainerCallback] = []
+    if live is not None:
+        callbacks.append(DVCLiveCallback(live))
+    if train.early_stopping_patience > 0:
+        callbacks.append(
+            EarlyStoppingCallback(early_stopping_patience=train.early_stopping_patience)
+        )
     trainer = Trainer(
         model=peft_model,
         args=args,
         train_dataset=train_dataset,
         eval_dataset=val_dataset,
         data_collator=collate,
-        callbacks=[DVCLiveCallback(live)] if live is not None else [],
+        callbacks=callbacks,
     )
     started = time.perf_counter()
-    output = trainer.train()
+    trainer.train(resume_from_checkpoint=resume_from)
     runtime = time.perf_counter() - started
-    best_eval = trainer.state.best_metric
+    state = trainer.state
+    # From the log history (restored on resume) rather than the return value, whose average
+    # covers only the steps run since the last resume.
+    train_losses = [entry["loss"] for entry in state.log_history if "loss" in entry]
     metrics = {
         "trainable_parameters": trainable,
         "total_parameters": total,
         "trainable_fraction": round(trainable / total, 6),
-        "steps": trainer.state.global_step,
-        "epochs": round(float(trainer.state.epoch or 0), 3),
-        "train_loss": round(float(output.training_loss), 6),
-        "best_eval_loss": round(float(best_eval), 6) if best_eval is not None else None,
-        "best_checkpoint_step": _step_of(trainer.state.best_model_checkpoint),
+        "steps": state.global_step,
+        "epochs": round(float(state.epoch or 0), 3),
+        "final_train_loss": round(float(train_losses[-1]), 6) if train_losses else None,
+        "best_eval_loss": round(float(state.best_metric), 6)
+        if state.best_metric is not None
+        else None,
+        "best_checkpoint_step": _step_of(state.best_model_checkpoint),
+        "precision": precision,
         "train_runtime_s": round(runtime, 1),
         "train_examples": len(train_dataset),
         "val_examples": len(val_dataset),
