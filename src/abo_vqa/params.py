@@ -344,8 +344,11 @@ class TrainParams:
         check(self.grad_accum > 0, "train.grad_accum", "must be positive")
         check(self.eval_steps > 0, "train.eval_steps", "must be positive")
         check(0 <= self.warmup_ratio < 1, "train.warmup_ratio", "must be in [0, 1)")
-        check(self.early_stopping_patience >= 0, "train.early_stopping_patience",
-              "must be 0 (off) or positive")
+        check(
+            self.early_stopping_patience >= 0,
+            "train.early_stopping_patience",
+            "must be 0 (off) or positive",
+        )
         check(self.max_steps > 0 or self.epochs > 0, "train.epochs", "must be positive")
 
 

@@ -11,7 +11,10 @@ from typing import Any
 
 from abo_vqa.models.base import VQAModel
 
-FAMILIES: tuple[str, ...] = ("blip",)
+FAMILIES: tuple[str, ...] = ("blip", "vilt", "blip2", "instructblip", "chat")
+"""blip: BlipForQuestionAnswering. vilt: ViltForQuestionAnswering (a classifier over its answer
+set). blip2, instructblip: prompted generation. chat: any chat VLM of AutoModelForImageTextToText
+(LLaVA-1.5, Qwen2-VL, Qwen2.5-VL, SmolVLM/Idefics3, ...)."""
 
 __all__ = ["FAMILIES", "VQAModel", "load_vqa_model"]
 
@@ -37,4 +40,17 @@ def load_vqa_model(
         return load_blip(
             name_or_path, dtype=dtype, device=device, quantization_config=quantization_config
         )
+    kwargs = {"dtype": dtype, "device": device, "quantization_config": quantization_config}
+    if family == "vilt":
+        from abo_vqa.models.vilt import load_vilt
+
+        return load_vilt(name_or_path, **kwargs)
+    if family in ("blip2", "instructblip"):
+        from abo_vqa.models.prompted import load_prompted
+
+        return load_prompted(name_or_path, family=family, **kwargs)
+    if family == "chat":
+        from abo_vqa.models.chat import load_chat
+
+        return load_chat(name_or_path, **kwargs)
     raise ValueError(f"model family {family!r} is not one of {list(FAMILIES)}")

@@ -1,0 +1,211 @@
+"""BLIP-2 and InstructBLIP: a frozen-LLM VLM answering a text prompt, behind the VQAModel interface.
+
+The question goes into the prompt "Question: {question} Answer:" (BLIP-2's own VQA format) and the
+model continues it. The processor puts `num_query_tokens` image placeholders in front of the
+prompt's tokens; the model swaps the Q-Former's outputs in for them. InstructBLIP's Q-Former also
+reads the prompt (never the answer). Both decoder-only language models (OPT, Vicuna) and
+encoder-decoder ones (Flan-T5) are handled.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+
+from abo_vqa.models.base import as_rgb
+from abo_vqa.models.labels import IGNORE_INDEX, answer_suffix_ids, suffix_labels
+from abo_vqa.models.loading import (
+    check_batch_size,
+    check_pairs,
+    input_dtype,
+    load_pretrained,
+    output_head_name,
+    to_model,
+    unwrap,
+)
+
+PROMPT = "Question: {question} Answer:"
+"""BLIP-2's zero-shot VQA prompt (from its paper and model card)."""
+
+
+class PromptedVQAModel:
+    """A Blip2/InstructBlipForConditionalGeneration with its processor (see `base.VQAModel`)."""
+
+    lora_modules_to_save: tuple[str, ...] = ()
+
+    def __init__(
+        self,
+        family: str,
+        model: torch.nn.Module,
+        processor: Any,
+        device: torch.device,
+        prompt: str = PROMPT,
+    ):
+        if "{question}" not in prompt:
+            raise ValueError(f"prompt {prompt!r} has no {{question}} slot")
+        self.family = family
+        self.model = model
+        self.processor = processor
+        self.device = device
+        self.prompt = prompt
+        self._output_head = output_head_name(model)
+
+    @property
+    def lora_exclude_modules(self) -> tuple[str, ...]:
+        # OPT and T5 tie the output head to the input embeddings: a LoRA on it would change
+        # the embeddings too once merged.
+        return (self._output_head,) if self._output_head else ()
+
+    @property
+    def tokenizer(self) -> Any:
+        return self.processor.tokenizer
+
+    def _encoder_decoder(self) -> bool:
+        return not unwrap(self.model).config.use_decoder_only_language_model
+
+    def prompts(self, questions: Sequence[str]) -> list[str]:
+        """The text prompt of each question."""
+        return [self.prompt.format(question=question) for question in questions]
+
+    def encode(
+        self,
+        images: Sequence[Image.Image],
+        texts: Sequence[str],
+        *,
+        padding_side: str,
+        qformer_texts: Sequence[str] | None = None,
+    ) -> dict[str, torch.Tensor]:
+        """Processor inputs on the model's device: pixels, image placeholders + `texts`.
+
+        InstructBLIP's Q-Former reads `qformer_texts` (the prompts: never the answer),
+        right-padded whatever `padding_side` is: it is a BERT with absolute positions, and left
+        padding would shift them and change its output with the batch.
+        """
+        batch = self.processor(
+            images=as_rgb(images),
+            text=list(texts),
+            padding=True,
+            padding_side=padding_side,
+            return_tensors="pt",
+        )
+        if "qformer_input_ids" in batch:
+            qformer = self.processor.qformer_tokenizer(
+                list(qformer_texts if qformer_texts is not None else texts),
+                padding=True,
+                padding_side="right",
+                return_tensors="pt",
+            )
+            batch["qformer_input_ids"] = qformer["input_ids"]
+            batch["qformer_attention_mask"] = qformer["attention_mask"]
+        return to_model(batch, self.device, input_dtype(self.model))
+
+    def training_batch(
+        self, images: Sequence[Image.Image], questions: Sequence[str], answers: Sequence[str]
+    ) -> dict[str, torch.Tensor]:
+        """Inputs for `model(**batch)` whose loss is the answer's (and its end token's) only.
+
+        Decoder-only: one sequence "prompt answer</s>", right-padded, labels -100 except on the
+        answer and end tokens. Encoder-decoder: the prompt is the encoder's input and the
+        answer the labels.
+        """
+        check_pairs(images, questions, answers)
+        prompts = self.prompts(questions)
+        if self._encoder_decoder():
+            batch = self.encode(images, prompts, padding_side="right")
+            targets = self.tokenizer(
+                list(answers), padding=True, padding_side="right", return_tensors="pt"
+            )
+            labels = targets["input_ids"].masked_fill(targets["attention_mask"] == 0, IGNORE_INDEX)
+            return {**batch, "labels": labels.to(self.device)}
+        texts = [
+            f"{p} {a}{self.tokenizer.eos_token}" for p, a in zip(prompts, answers, strict=True)
+        ]
+        suffixes = [
+            answer_suffix_ids(self.tokenizer, p, t) for p, t in zip(prompts, texts, strict=True)
+        ]
+        batch = self.encode(images, texts, padding_side="right", qformer_texts=prompts)
+        batch["labels"] = suffix_labels(batch["input_ids"], batch["attention_mask"], suffixes)
+        return batch
+
+    @torch.no_grad()
+    def _generate(self, batch: dict[str, torch.Tensor], max_new_tokens: int) -> torch.Tensor:
+        """Greedy continuation ids of one left-padded batch, without the prompt."""
+        ids = unwrap(self.model).generate(
+            **batch,
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            num_beams=1,
+            pad_token_id=self.tokenizer.pad_token_id,
+        )
+        # A decoder-only model returns prompt + continuation; an encoder-decoder only the latter.
+        return ids if self._encoder_decoder() else ids[:, batch["input_ids"].shape[1] :]
+
+    def predict(
+        self,
+        images: Sequence[Image.Image],
+        questions: Sequence[str],
+        *,
+        batch_size: int = 32,
+        max_new_tokens: int = 5,
+    ) -> list[str]:
+        """Greedy answers (the continuation only, special tokens dropped), one per question."""
+        check_pairs(images, questions)
+        check_batch_size(batch_size)
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            answers: list[str] = []
+            for start in range(0, len(questions), batch_size):
+                stop = start + batch_size
+                batch = self.encode(
+                    images[start:stop], self.prompts(questions[start:stop]), padding_side="left"
+                )
+                ids = self._generate(batch, max_new_tokens)
+                answers.extend(self.tokenizer.batch_decode(ids, skip_special_tokens=True))
+            return [answer.strip() for answer in answers]
+        finally:
+            self.model.train(was_training)
+
+    def save(self, path: str | Path) -> None:
+        self.model.save_pretrained(str(path))
+        self.processor.save_pretrained(str(path))
+
+
+def load_prompted(
+    name_or_path: str,
+    *,
+    family: str,
+    dtype: str = "auto",
+    device: str = "auto",
+    quantization_config: Any = None,
+) -> PromptedVQAModel:
+    """Load a BLIP-2 (`family="blip2"`) or InstructBLIP (`"instructblip"`) model + processor."""
+    from transformers import (
+        AutoProcessor,
+        Blip2ForConditionalGeneration,
+        InstructBlipForConditionalGeneration,
+    )
+
+    classes = {
+        "blip2": Blip2ForConditionalGeneration,
+        "instructblip": InstructBlipForConditionalGeneration,
+    }
+    if family not in classes:
+        raise ValueError(f"prompted model family {family!r} is not one of {list(classes)}")
+    model, processor, inputs_on = load_pretrained(
+        classes[family],
+        AutoProcessor,
+        name_or_path,
+        dtype=dtype,
+        device=device,
+        quantization_config=quantization_config,
+    )
+    if getattr(processor, "num_query_tokens", None) is None:
+        # Processors saved before transformers 4.47 carry no query-token count; without it no
+        # image placeholders are inserted and the model would never see the image.
+        processor.num_query_tokens = model.config.num_query_tokens
+    return PromptedVQAModel(family, model, processor, inputs_on)
