@@ -1,4 +1,4 @@
-"""Stage quantize: merge the LoRA adapter into the base, then quantize with bitsandbytes."""
+"""Stage quantize: merge the LoRA adapter into the base, quantize it, and measure the variants."""
 
 from __future__ import annotations
 
@@ -7,10 +7,20 @@ import logging
 import shutil
 from pathlib import Path
 
-from abo_vqa.io import write_json
+from abo_vqa.evaluate import ModelPredictor, evaluate_predictions, load_images
+from abo_vqa.io import read_csv, write_json
+from abo_vqa.metrics import MetricsParams, Scorer
 from abo_vqa.models import load_vqa_model
 from abo_vqa.params import load_params
-from abo_vqa.quantize import attach_adapter, bnb_config, directory_size, merge_adapter, weight_bytes
+from abo_vqa.qa.base import QA_COLUMNS
+from abo_vqa.quantize import (
+    attach_adapter,
+    directory_size,
+    load_variant,
+    measure_variants,
+    merge_adapter,
+    weight_bytes,
+)
 
 log = logging.getLogger("quantize")
 
@@ -18,6 +28,7 @@ log = logging.getLogger("quantize")
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--adapter", type=Path, required=True)
+    parser.add_argument("--splits", type=Path, required=True, help="folder with test.csv")
     parser.add_argument("--merged", type=Path, required=True, help="folder for the merged model")
     parser.add_argument("--out", type=Path, required=True, help="folder for the quantized model")
     parser.add_argument("--metrics", type=Path, required=True)
@@ -26,19 +37,43 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
     params = load_params(args.params)
-    vqa_model = load_vqa_model(params.model.base, family=params.model.family, dtype="float32")
-    merged = merge_adapter(attach_adapter(vqa_model, args.adapter))
+    family = params.model.family
+    base = load_vqa_model(params.model.base, family=family, dtype="float32")
+    merged = merge_adapter(attach_adapter(base, args.adapter))
     shutil.rmtree(args.merged, ignore_errors=True)
     merged.save(args.merged)
 
-    quantized = load_vqa_model(
-        str(args.merged),
-        family=params.model.family,
-        quantization_config=bnb_config(params.quantize),
-    )
+    quantized = load_variant(args.merged, params.quantize, family)
     shutil.rmtree(args.out, ignore_errors=True)
     quantized.save(args.out)
 
+    test_rows = read_csv(args.splits / "test.csv", required=QA_COLUMNS)
+    images = load_images(test_rows, Path(params.data.abo_root) / "images" / "small")
+    scorer = Scorer(
+        MetricsParams(enabled=("exact_match",), bootstrap_samples=1),
+        postprocess=params.answers.postprocess,
+    )
+
+    def exact_match(vqa_model: object) -> float:
+        predictor = ModelPredictor(
+            vqa_model,
+            images,
+            batch_size=params.eval.batch_size,
+            max_new_tokens=params.model.max_new_tokens,
+        )
+        _, summary = evaluate_predictions(
+            test_rows, predictor.predict_rows(test_rows), scorer=scorer
+        )
+        return summary["exact_match"]["mean"]
+
+    variants = measure_variants(
+        args.merged,
+        params.quantize,
+        family=family,
+        rows=test_rows,
+        images=images,
+        exact_match=exact_match,
+    )
     metrics = {
         "method": params.quantize.method,
         "double_quant": params.quantize.double_quant,
@@ -46,17 +81,19 @@ def main() -> None:
         "quantized_bytes": directory_size(args.out),
         "merged_weight_bytes": weight_bytes(args.merged),
         "quantized_weight_bytes": weight_bytes(args.out),
+        "variants": variants,
     }
-    metrics["weight_compression"] = round(
-        metrics["merged_weight_bytes"] / max(metrics["quantized_weight_bytes"], 1), 3
-    )
     write_json(args.metrics, metrics)
-    log.info(
-        "merged %.1f MB → %s %.1f MB",
-        metrics["merged_bytes"] / 1e6,
-        params.quantize.method,
-        metrics["quantized_bytes"] / 1e6,
-    )
+    for method, result in variants.items():
+        log.info(
+            "%-5s %6.2f MB weights, exact match %.3f (%+.3f), %.3f s per batch of %d",
+            method,
+            result["weight_bytes"] / 1e6,
+            result["exact_match"],
+            result["exact_match_change"],
+            result["batch_latency_s"],
+            params.quantize.latency_batch_size,
+        )
 
 
 if __name__ == "__main__":

@@ -354,9 +354,23 @@ class TrainParams:
 
 @dataclass(frozen=True)
 class QuantizeParams:
-    method: Literal["nf4", "fp4", "int8", "none"] = "nf4"
+    method: Literal["nf4", "fp4", "int8", "bf16", "none"] = "nf4"
+    """The variant saved to models/quantized and evaluated by final_eval: bitsandbytes 4-bit
+    NF4 or FP4, bitsandbytes 8-bit, plain bfloat16 weights, or none (the merged fp32 model)."""
     double_quant: bool = True
+    """Quantize the 4-bit quantization constants too (QLoRA's double quantization)."""
     compute_dtype: Literal["float32", "bfloat16", "float16"] = "float32"
+    """dtype of the 4-bit matmuls (bfloat16 on GPUs; float32 is fastest on CPUs)."""
+    compare: tuple[Literal["nf4", "fp4", "int8", "bf16", "none"], ...] = (
+        "none",
+        "nf4",
+        "fp4",
+        "int8",
+        "bf16",
+    )
+    """Variants measured side by side (size, memory, latency, exact-match change) in
+    metrics/quantize.json; empty to measure only `method`."""
+    latency_batch_size: int = 32
 
 
 @dataclass(frozen=True)
