@@ -1,4 +1,8 @@
-"""Stage final_eval: the fine-tuned and the quantized model on the test split, plus the report."""
+"""Stage final_eval: the fine-tuned and the quantized model on the test split, plus the reports.
+
+Writes the per-model predictions and metrics JSON, the markdown comparison, the self-contained
+HTML report (with sample answers and their images) and the CSV files behind the DVC plots.
+"""
 
 from __future__ import annotations
 
@@ -13,11 +17,16 @@ from abo_vqa.models import load_vqa_model
 from abo_vqa.params import load_params
 from abo_vqa.qa.base import QA_COLUMNS
 from abo_vqa.quantize import attach_adapter
-from abo_vqa.report import comparison_markdown
+from abo_vqa.report import comparison_markdown, plot_tables, select_examples
+from abo_vqa.report_html import evaluation_html, thumbnail_data_uri
 
 log = logging.getLogger("final_eval")
 
 REPORT_ORDER = ("prior", "question_only", "base", "finetuned", "quantized")
+EXAMPLES_PER_TYPE = 2
+"""Correct and, separately, wrong sample answers shown per question type in the HTML report."""
+CONFUSION_ANSWERS = 12
+"""The confusion plot covers the questions whose reference is one of this many commonest."""
 
 
 def main() -> None:
@@ -26,9 +35,14 @@ def main() -> None:
     parser.add_argument("--adapter", type=Path, required=True)
     parser.add_argument("--quantized", type=Path, required=True)
     parser.add_argument("--baseline-metrics", type=Path, required=True)
+    parser.add_argument(
+        "--baseline-predictions", type=Path, required=True, help="folder with base.csv"
+    )
     parser.add_argument("--predictions", type=Path, required=True, help="folder for <model>.csv")
     parser.add_argument("--metrics", type=Path, required=True)
     parser.add_argument("--report", type=Path, required=True, help="markdown comparison to write")
+    parser.add_argument("--html", type=Path, required=True, help="HTML report to write")
+    parser.add_argument("--plots", type=Path, required=True, help="folder for plot data files")
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
@@ -66,6 +80,38 @@ def main() -> None:
     everything = {**read_json(args.baseline_metrics), **summaries}
     args.report.parent.mkdir(parents=True, exist_ok=True)
     args.report.write_text(comparison_markdown(everything, order=REPORT_ORDER), encoding="utf-8")
+
+    finetuned_table = results["finetuned"][0]
+    tables = plot_tables(
+        everything,
+        order=REPORT_ORDER,
+        confusion_predictions=finetuned_table,
+        confusion_top=CONFUSION_ANSWERS,
+        postprocess_mode=params.answers.postprocess,
+    )
+    for relative, table in tables.items():
+        write_csv(args.plots / relative, table.rows, table.columns)
+
+    base_table = read_csv(args.baseline_predictions / "base.csv", required=PREDICTION_COLUMNS)
+    examples = select_examples(finetuned_table, base_table, per_type=EXAMPLES_PER_TYPE)
+    thumbnails = {e.image_id: thumbnail_data_uri(images[e.image_id]) for e in examples}
+    page = evaluation_html(
+        everything,
+        order=REPORT_ORDER,
+        examples=examples,
+        thumbnails=thumbnails,
+        context={
+            "test questions": str(len(test_rows)),
+            "images": str(len(images)),
+            "base model": params.model.base,
+            "answer post-processing": params.answers.postprocess,
+        },
+    )
+    args.html.parent.mkdir(parents=True, exist_ok=True)
+    args.html.write_text(page, encoding="utf-8")
+    log.info(
+        "reports: %s, %s, %d plot files in %s", args.report, args.html, len(tables), args.plots
+    )
 
 
 if __name__ == "__main__":

@@ -27,6 +27,8 @@ def main() -> None:
     params = load_params(args.params)
     images_root = Path(params.data.abo_root) / "images" / "small"
     listings = list(read_jsonl(args.listings))
+    # A declared DVC output: it must exist even for providers that cache nothing.
+    Path(params.generate_qa.cache_dir).mkdir(parents=True, exist_ok=True)
     provider = make_provider(params.generate_qa, images_root)
     run = provider.run(listings)
     rows, metrics = build_qa_rows(

@@ -104,6 +104,9 @@ def main() -> None:
     shutil.rmtree(args.adapter, ignore_errors=True)
     result.model.save_pretrained(str(args.adapter))
     write_json(args.metrics, result.metrics)
+    # Checkpoints exist to resume an interrupted run; a finished run's are spent, and keeping
+    # them would make a forced rerun "resume" a run that is already over.
+    shutil.rmtree(args.checkpoints, ignore_errors=True)
     log.info(
         "trained %d steps; best eval loss %s; %d/%d parameters trainable",
         result.metrics["steps"],
