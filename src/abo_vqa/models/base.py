@@ -1,0 +1,79 @@
+"""The interface every model adapter offers, and the dtype/device rules they share."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from PIL import Image
+
+DTYPES: dict[str, torch.dtype] = {
+    "float32": torch.float32,
+    "bfloat16": torch.bfloat16,
+    "float16": torch.float16,
+}
+
+
+class VQAModel(Protocol):
+    """A vision-language model that answers questions about images.
+
+    `model` is the Hugging Face module; callers may replace it by a PEFT wrapper of itself, and
+    `predict`/`training_batch` keep working on whatever it is at call time.
+    """
+
+    family: str
+    model: torch.nn.Module
+    processor: Any
+    device: torch.device
+
+    @property
+    def lora_exclude_modules(self) -> tuple[str, ...]:
+        """Module names an all-linear LoRA must leave alone (e.g. a tied output head)."""
+        ...
+
+    def predict(
+        self,
+        images: Sequence[Image.Image],
+        questions: Sequence[str],
+        *,
+        batch_size: int = 32,
+        max_new_tokens: int = 5,
+    ) -> list[str]:
+        """Greedy answers, one raw decoded string per question, in order."""
+        ...
+
+    def training_batch(
+        self, images: Sequence[Image.Image], questions: Sequence[str], answers: Sequence[str]
+    ) -> dict[str, torch.Tensor]:
+        """Model inputs with `labels` (-100 where there is no answer token) for `model(**batch)`."""
+        ...
+
+    def save(self, path: str | Path) -> None:
+        """Write model and processor so that `load_vqa_model(path)` restores them."""
+        ...
+
+
+def resolve_device(device: str) -> torch.device:
+    """The device `device` names; "auto" is CUDA when there is one, else the CPU."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
+    """The dtype `dtype` names; "auto" is float32 on CPU (half precision is slow there), and on
+    CUDA bfloat16 where supported, else float16."""
+    if dtype == "auto":
+        if device.type != "cuda":
+            return torch.float32
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if dtype not in DTYPES:
+        raise ValueError(f"dtype {dtype!r} is not one of {['auto', *DTYPES]}")
+    return DTYPES[dtype]
+
+
+def as_rgb(images: Sequence[Image.Image]) -> list[Image.Image]:
+    """The images in RGB (catalogue files include palette, greyscale and RGBA images)."""
+    return [image if image.mode == "RGB" else image.convert("RGB") for image in images]

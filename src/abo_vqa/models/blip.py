@@ -1,0 +1,179 @@
+"""BLIP question answering (`BlipForQuestionAnswering`) behind the VQAModel interface.
+
+Works for the hub's `Salesforce/blip-vqa-base` and for local directories such as the shipped tiny
+base model; a local directory is always loaded with `local_files_only=True`, so nothing ever waits
+on an unreachable hub.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+from transformers import BlipForQuestionAnswering, BlipProcessor
+
+from abo_vqa.models.base import as_rgb, resolve_device, resolve_dtype
+
+# The decoder's output projection shares its weight with the decoder's word embeddings; a LoRA
+# on it would change the embeddings too once merged.
+TIED_OUTPUT_HEAD = "text_decoder.cls.predictions.decoder"
+
+
+class BlipVQAModel:
+    """A BlipForQuestionAnswering with its processor (see `abo_vqa.models.base.VQAModel`)."""
+
+    family = "blip"
+
+    def __init__(self, model: torch.nn.Module, processor: BlipProcessor, device: torch.device):
+        self.model = model
+        self.processor = processor
+        self.device = device
+
+    @property
+    def lora_exclude_modules(self) -> tuple[str, ...]:
+        return (TIED_OUTPUT_HEAD,)
+
+    def _blip(self) -> BlipForQuestionAnswering:
+        """The BLIP module itself, also when `model` has been wrapped by PEFT since loading."""
+        get_base_model = getattr(self.model, "get_base_model", None)
+        return get_base_model() if callable(get_base_model) else self.model
+
+    def encode_images(self, images: Sequence[Image.Image]) -> torch.Tensor:
+        """Pixel values on the model's device, in the vision tower's dtype."""
+        pixels = self.processor.image_processor(as_rgb(images), return_tensors="pt")
+        # Half precision on GPU, or a quantized model's compute dtype.
+        pixel_dtype = self._blip().vision_model.embeddings.patch_embedding.weight.dtype
+        return pixels["pixel_values"].to(self.device, pixel_dtype)
+
+    def encode_questions(self, questions: Sequence[str]) -> dict[str, torch.Tensor]:
+        """`input_ids` and `attention_mask` of the padded questions."""
+        tokens = self.processor.tokenizer(
+            list(questions), padding=True, truncation=True, return_tensors="pt"
+        )
+        return {
+            "input_ids": tokens["input_ids"].to(self.device),
+            "attention_mask": tokens["attention_mask"].to(self.device),
+        }
+
+    def encode_answers(self, answers: Sequence[str]) -> dict[str, torch.Tensor]:
+        """Decoder inputs and labels of the answers, tokenized as `[CLS] answer [SEP]`.
+
+        BLIP feeds `labels` to the decoder as its inputs unless `decoder_input_ids` is given, so
+        both are returned: the ids (first token set to the decoder's start token, as in
+        generation) and the labels with -100 on padding.
+        """
+        tokens = self.processor.tokenizer(
+            list(answers), padding=True, truncation=True, return_tensors="pt"
+        )
+        decoder_input_ids = tokens["input_ids"].clone()
+        decoder_input_ids[:, 0] = self._blip().decoder_start_token_id
+        labels = tokens["input_ids"].masked_fill(tokens["attention_mask"] == 0, -100)
+        return {
+            "decoder_input_ids": decoder_input_ids.to(self.device),
+            "decoder_attention_mask": tokens["attention_mask"].to(self.device),
+            "labels": labels.to(self.device),
+        }
+
+    def _encode_pairs(
+        self, images: Sequence[Image.Image], questions: Sequence[str]
+    ) -> dict[str, torch.Tensor]:
+        if len(images) != len(questions):
+            raise ValueError(f"{len(images)} images but {len(questions)} questions")
+        return {**self.encode_questions(questions), "pixel_values": self.encode_images(images)}
+
+    def training_batch(
+        self, images: Sequence[Image.Image], questions: Sequence[str], answers: Sequence[str]
+    ) -> dict[str, torch.Tensor]:
+        """Inputs for `model(**batch)`, whose `.loss` is the answer tokens' cross-entropy
+        (see `encode_answers` for the labels)."""
+        if len(answers) != len(questions):
+            raise ValueError(f"{len(questions)} questions but {len(answers)} answers")
+        return {**self._encode_pairs(images, questions), **self.encode_answers(answers)}
+
+    @torch.no_grad()
+    def _generate(self, inputs: dict[str, torch.Tensor], max_new_tokens: int) -> torch.Tensor:
+        """Greedy answer ids for one encoded batch.
+
+        Not `BlipForQuestionAnswering.generate`: it lets the decoder attend to the question's
+        padding, so a question's answer would depend on the longest question in its batch. Here
+        the decoder sees the question's attention mask, as in training.
+        """
+        blip = self._blip()
+        image_embeds = blip.vision_model(pixel_values=inputs["pixel_values"]).last_hidden_state
+        image_mask = torch.ones(image_embeds.shape[:-1], dtype=torch.long, device=self.device)
+        question_embeds = blip.text_encoder(
+            input_ids=inputs["input_ids"],
+            attention_mask=inputs["attention_mask"],
+            encoder_hidden_states=image_embeds,
+            encoder_attention_mask=image_mask,
+        ).last_hidden_state
+        start = torch.full(
+            (question_embeds.shape[0], 1), blip.decoder_start_token_id, device=self.device
+        )
+        text_config = blip.config.text_config
+        return blip.text_decoder.generate(
+            input_ids=start,
+            encoder_hidden_states=question_embeds,
+            encoder_attention_mask=inputs["attention_mask"],
+            eos_token_id=text_config.sep_token_id,
+            pad_token_id=text_config.pad_token_id,
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            num_beams=1,
+        )
+
+    def predict(
+        self,
+        images: Sequence[Image.Image],
+        questions: Sequence[str],
+        *,
+        batch_size: int = 32,
+        max_new_tokens: int = 5,
+    ) -> list[str]:
+        """Raw decoded greedy answers (special tokens dropped), one per question."""
+        if len(images) != len(questions):
+            raise ValueError(f"{len(images)} images but {len(questions)} questions")
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be positive, got {batch_size}")
+        was_training = self.model.training
+        self.model.eval()
+        try:
+            answers: list[str] = []
+            for start in range(0, len(questions), batch_size):
+                stop = start + batch_size
+                inputs = self._encode_pairs(images[start:stop], questions[start:stop])
+                ids = self._generate(inputs, max_new_tokens)
+                answers.extend(self.processor.tokenizer.batch_decode(ids, skip_special_tokens=True))
+            return [answer.strip() for answer in answers]
+        finally:
+            self.model.train(was_training)
+
+    def save(self, path: str | Path) -> None:
+        self.model.save_pretrained(str(path))
+        self.processor.save_pretrained(str(path))
+
+
+def load_blip(
+    name_or_path: str,
+    *,
+    dtype: str = "auto",
+    device: str = "auto",
+    quantization_config: Any = None,
+) -> BlipVQAModel:
+    """Load a BLIP VQA model and its processor from a hub id or a local directory."""
+    target = resolve_device(device)
+    local = Path(name_or_path).is_dir()
+    kwargs: dict[str, Any] = {"local_files_only": True} if local else {}
+    load_kwargs: dict[str, Any] = {"dtype": resolve_dtype(dtype, target)}
+    if quantization_config is not None:
+        # Quantized weights cannot be moved after loading: place them while loading.
+        load_kwargs.update(quantization_config=quantization_config, device_map={"": str(target)})
+    model = BlipForQuestionAnswering.from_pretrained(name_or_path, **kwargs, **load_kwargs)
+    if quantization_config is None:
+        model = model.to(target)
+    model.eval()
+    processor = BlipProcessor.from_pretrained(name_or_path, **kwargs)
+    return BlipVQAModel(model, processor, target)

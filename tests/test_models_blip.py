@@ -1,0 +1,168 @@
+"""The BLIP adapter on tiny random models, and the shipped offline base model."""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+import pytest
+import torch
+from PIL import Image
+
+from abo_vqa.models import load_vqa_model
+from abo_vqa.models.blip import TIED_OUTPUT_HEAD, BlipVQAModel
+from abo_vqa.models.tiny import TinyBlipSpec, build_tiny_blip, wordpiece_vocab
+from abo_vqa.vocabulary import all_answer_words
+
+SHIPPED_BASE = Path(__file__).resolve().parents[1] / "models" / "base" / "tiny-blip-vqa"
+TINY = TinyBlipSpec(
+    image_size=32, patch_size=8, hidden_size=32, num_heads=2, vision_layers=1, text_layers=1
+)
+WORDS = (*all_answer_words(), "what", "color", "is", "the", "how", "many", "are", "shown")
+
+# Questions of different lengths, so that a batch pads some of them.
+QUESTIONS = ("what color is the chair?", "how many are shown?", "is the mug red?", "what?")
+ANSWERS = ("red", "2", "yes", "wood")
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models gain nothing from threads, and on a busy machine threads wait on each other."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def _images() -> list[Image.Image]:
+    """Four distinct images, one of them not RGB (the adapter must convert it)."""
+    colours = ((200, 30, 30), (30, 30, 200), (30, 200, 30))
+    images = [Image.new("RGB", (40, 48), colour) for colour in colours]
+    return [*images, Image.new("L", (50, 30), 128)]
+
+
+def _tiny(tmp_path: Path) -> BlipVQAModel:
+    model, processor = build_tiny_blip(WORDS, image_size=TINY.image_size, seed=0, spec=TINY)
+    BlipVQAModel(model, processor, torch.device("cpu")).save(tmp_path / "tiny")
+    return load_vqa_model(str(tmp_path / "tiny"))
+
+
+def _fit(vqa: BlipVQAModel, steps: int) -> list[float]:
+    """Full fine-tuning on the fixed four examples; returns the loss at each step."""
+    torch.manual_seed(0)
+    optimizer = torch.optim.AdamW(vqa.model.parameters(), lr=3e-3)
+    batch = vqa.training_batch(_images(), QUESTIONS, ANSWERS)
+    vqa.model.train()
+    losses = []
+    for _ in range(steps):
+        loss = vqa.model(**batch).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        losses.append(loss.item())
+    return losses
+
+
+def test_saved_tiny_model_loads_back_with_its_processor(tmp_path):
+    vqa = _tiny(tmp_path)
+    assert vqa.family == "blip"
+    assert vqa.device == torch.device("cpu")
+    assert vqa.model.dtype == torch.float32  # dtype "auto" on CPU
+    assert vqa.processor.tokenizer.tokenize("rectangular") == ["rectangular"]
+
+
+def test_predict_returns_one_answer_per_question(tmp_path):
+    answers = _tiny(tmp_path).predict(_images(), QUESTIONS, batch_size=3)
+    assert len(answers) == len(QUESTIONS)
+    assert all(isinstance(answer, str) for answer in answers)
+
+
+def test_batched_predictions_equal_one_at_a_time(tmp_path):
+    vqa = _tiny(tmp_path)
+    _fit(vqa, steps=60)  # so that answers depend on image and question
+    batched = vqa.predict(_images(), QUESTIONS, batch_size=4)
+    pairs = zip(_images(), QUESTIONS, strict=True)
+    single = [vqa.predict([image], [question])[0] for image, question in pairs]
+    assert batched == single
+    assert len(set(batched)) > 1, "a model answering everything alike proves nothing here"
+
+
+def test_predict_restores_training_mode(tmp_path):
+    vqa = _tiny(tmp_path)
+    vqa.model.train()
+    vqa.predict(_images()[:1], QUESTIONS[:1])
+    assert vqa.model.training
+
+
+def test_training_batch_masks_exactly_the_answer_padding(tmp_path):
+    vqa = _tiny(tmp_path)
+    batch = vqa.training_batch(_images(), QUESTIONS, ("red", "yes", "rectangular", "xyz"))
+    labels, mask = batch["labels"], batch["decoder_attention_mask"]
+    assert labels.shape == batch["decoder_input_ids"].shape == mask.shape
+    assert torch.equal(labels == -100, mask == 0)
+    assert (mask == 0).any(), "the answers differ in length, so some positions are padding"
+    # Labels are the answer tokens themselves where not padding: [CLS] answer [SEP].
+    tokenizer = vqa.processor.tokenizer
+    first = tokenizer.convert_ids_to_tokens(labels[0][mask[0] == 1].tolist())
+    assert first == ["[CLS]", "red", "[SEP]"]
+    assert batch["pixel_values"].shape == (4, 3, TINY.image_size, TINY.image_size)
+
+
+def test_loss_is_finite_and_decreases_on_a_fixed_batch(tmp_path):
+    losses = _fit(_tiny(tmp_path), steps=15)
+    assert all(math.isfinite(loss) for loss in losses)
+    assert losses[-1] < 0.75 * losses[0]
+
+
+def test_mismatched_inputs_are_rejected(tmp_path):
+    vqa = _tiny(tmp_path)
+    with pytest.raises(ValueError, match="2 images but 1 questions"):
+        vqa.predict(_images()[:2], QUESTIONS[:1])
+    with pytest.raises(ValueError, match="answers"):
+        vqa.training_batch(_images()[:2], QUESTIONS[:2], ANSWERS[:1])
+
+
+def test_unknown_family_is_an_error():
+    with pytest.raises(ValueError, match="family 'llava'"):
+        load_vqa_model("anything", family="llava")
+
+
+def test_all_linear_lora_leaves_the_tied_output_head_alone(tmp_path):
+    from peft import LoraConfig, get_peft_model
+
+    vqa = _tiny(tmp_path)
+    assert vqa.lora_exclude_modules == (TIED_OUTPUT_HEAD,)
+    config = LoraConfig(
+        r=4,
+        lora_alpha=8,
+        target_modules="all-linear",
+        exclude_modules=list(vqa.lora_exclude_modules),
+        task_type=None,
+    )
+    vqa.model = get_peft_model(vqa.model, config)
+    wrapped = {name for name, module in vqa.model.named_modules() if hasattr(module, "lora_A")}
+    assert not any(name.endswith(TIED_OUTPUT_HEAD) for name in wrapped)
+    assert any("text_decoder" in name for name in wrapped)
+    assert len(vqa.predict(_images()[:2], QUESTIONS[:2])) == 2  # predict works through peft
+    assert "loss" in vqa.model(**vqa.training_batch(_images()[:2], QUESTIONS[:2], ANSWERS[:2]))
+
+
+def test_vocabulary_words_must_be_plain_words():
+    with pytest.raises(ValueError, match="'mid-century'"):
+        wordpiece_vocab(["modern", "mid-century"])
+
+
+def test_shipped_base_model_loads_offline_and_answers():
+    vqa = load_vqa_model(str(SHIPPED_BASE))
+    answers = vqa.predict(_images()[:2], QUESTIONS[:2])
+    assert len(answers) == 2
+
+
+def test_every_answer_word_is_one_token_of_the_shipped_base():
+    tokenizer = load_vqa_model(str(SHIPPED_BASE)).processor.tokenizer
+    split = {w: tokenizer.tokenize(w) for w in all_answer_words() if tokenizer.tokenize(w) != [w]}
+    assert split == {}
+    assert tokenizer.unk_token not in tokenizer.tokenize("what is the qzx-9 widget's hue?")
