@@ -23,11 +23,11 @@ from abo_vqa.qa.base import QA_COLUMNS
 from abo_vqa.quantize import bnb_config
 from abo_vqa.train import (
     QADataset,
+    replay_history,
     resumable_checkpoint,
     start_fresh,
     train_lora,
     training_fingerprint,
-    truncate_live_history,
 )
 
 log = logging.getLogger("train_lora")
@@ -68,12 +68,11 @@ def main() -> None:
     )
     state.wait_for_everyone()  # all have looked before the main process may clear the folder
     if state.is_main_process:
+        shutil.rmtree(args.live, ignore_errors=True)
         if resume_from:
             log.info("resuming the interrupted run from %s", resume_from)
-            truncate_live_history(args.live, int(Path(resume_from).name.rsplit("-", 1)[-1]))
         else:
             start_fresh(args.checkpoints, fingerprint)
-            shutil.rmtree(args.live, ignore_errors=True)
     state.wait_for_everyone()
 
     quantize_base = params.train.quantize_base
@@ -86,9 +85,9 @@ def main() -> None:
         else bnb_config(QuantizeParams(method=quantize_base, double_quant=True)),
     )
     # dvcyaml/save_dvc_exp off: inside a stage DVCLive must not rewrite dvc.yaml (GUIDE §4).
-    with Live(
-        dir=str(args.live), dvcyaml=False, save_dvc_exp=False, report=None, resume=bool(resume_from)
-    ) as live:
+    with Live(dir=str(args.live), dvcyaml=False, save_dvc_exp=False, report=None) as live:
+        if resume_from and state.is_main_process:
+            replay_history(live, resume_from)
         result = train_lora(
             vqa_model,
             QADataset(train_rows, images),
@@ -102,6 +101,11 @@ def main() -> None:
     if not state.is_main_process:
         return
     shutil.rmtree(args.adapter, ignore_errors=True)
+    for config in result.model.peft_config.values():
+        # PEFT expands "all-linear" into a set, saved in the process's hash order: sort it so
+        # that the same training gives a byte-identical adapter (and the same DVC hash).
+        if isinstance(config.target_modules, set):
+            config.target_modules = sorted(config.target_modules)
     result.model.save_pretrained(str(args.adapter))
     write_json(args.metrics, result.metrics)
     # Checkpoints exist to resume an interrupted run; a finished run's are spent, and keeping

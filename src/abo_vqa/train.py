@@ -68,6 +68,30 @@ class QADataset(torch.utils.data.Dataset):
         }
 
 
+LIVE_METRICS: tuple[tuple[str, str], ...] = (
+    ("loss", "train/loss"),
+    ("learning_rate", "train/learning_rate"),
+    ("eval_loss", "eval/loss"),
+)
+"""Trainer log keys → DVCLive metric names (the plot files under plots/metrics/)."""
+
+
+def log_to_live(live: Any, step: int, logs: Mapping[str, Any]) -> None:
+    """Write one Trainer log entry to DVCLive at the Trainer's global step."""
+    live.step = step
+    for key, name in LIVE_METRICS:
+        if key in logs:
+            live.log_metric(name, round(float(logs[key]), 6))
+
+
+def replay_history(live: Any, checkpoint: str | Path) -> None:
+    """Re-log a checkpoint's history: DVC deletes a stage's plots before rerunning it, so a
+    resumed run would otherwise draw only the steps after the resume point."""
+    state = json.loads((Path(checkpoint) / "trainer_state.json").read_text())
+    for entry in state.get("log_history", []):
+        log_to_live(live, int(entry["step"]), entry)
+
+
 class DVCLiveCallback(TrainerCallback):
     """Logs train/eval loss and learning rate to a dvclive.Live at the Trainer's global step."""
 
@@ -75,16 +99,8 @@ class DVCLiveCallback(TrainerCallback):
         self.live = live
 
     def on_log(self, args, state, control, logs=None, **kwargs):
-        if not logs or not state.is_world_process_zero:
-            return
-        self.live.step = state.global_step
-        for key, name in (
-            ("loss", "train/loss"),
-            ("learning_rate", "train/learning_rate"),
-            ("eval_loss", "eval/loss"),
-        ):
-            if key in logs:
-                self.live.log_metric(name, round(float(logs[key]), 6))
+        if logs and state.is_world_process_zero:
+            log_to_live(self.live, state.global_step, logs)
 
 
 @dataclass(frozen=True)
@@ -137,16 +153,6 @@ def start_fresh(checkpoint_dir: Path, fingerprint: str) -> None:
     shutil.rmtree(checkpoint_dir, ignore_errors=True)
     checkpoint_dir.mkdir(parents=True)
     (checkpoint_dir / FINGERPRINT_FILE).write_text(fingerprint + "\n")
-
-
-def truncate_live_history(live_dir: Path, after_step: int) -> None:
-    """Drop DVCLive plot rows logged after `after_step` (a resumed run logs them again)."""
-    for tsv in (live_dir / "plots" / "metrics").rglob("*.tsv"):
-        lines = tsv.read_text().splitlines(keepends=True)
-        header, rows = lines[:1], lines[1:]
-        step_column = header[0].rstrip("\n").split("\t").index("step") if header else 0
-        kept = [row for row in rows if int(row.split("\t")[step_column]) <= after_step]
-        tsv.write_text("".join(header + kept))
 
 
 def train_lora(
