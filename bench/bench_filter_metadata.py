@@ -1,6 +1,7 @@
 """Benchmark of the filter_metadata stage against a bare parse of the same shards.
 
     .venv/bin/python bench/bench_filter_metadata.py [--listings 147702] [--max-images 20000]
+        [--workers 0] [--repeats 2] [--tree DIR]
 
 Writes a full-scale synthetic ABO tree to a temporary folder (deleted at the end): 147,702
 listings in the 16 real shard names with realistic field shapes and sizes (several ~150-char
@@ -11,14 +12,19 @@ and an image file for every main image listed in the table. Those files are hard
 except ~0.5% left missing and ~0.2% linked to a truncated JPEG, so both image drop reasons occur.
 The stage reads only the ~20k it keeps (plus the failures it meets on the way).
 
-Then it times, in the same process and on the same (page-cached) files:
-  (a) a bare pass: gzip.open + loads of every line, with the JSON parser the stage uses (orjson
-      when installed) and, for reference, with stdlib json;
+Then it times, in the same process and on the same (page-cached) files, taking the best of
+`--repeats` rounds (each round runs every pass once, so a busy spell hits them alike):
+  (a) a bare pass: gzip.open + loads of every line in one process, with the JSON parser the
+      stage uses (orjson when installed) and, for reference, with stdlib json;
   (b) the whole stage function `filter_listings` (images table, scan, shuffle, image checks,
-      output rows; not the final file writes),
-and prints wall and CPU seconds, listings/s and the ratio (b)/(a) (target: at most 2.0), and
-the peak memory of a process that runs only the stage function. The CPU ratio is the steadier
-figure on a shared machine, where wall time also counts time waiting for a core.
+      output rows; not the final file writes) with `--workers` processes (0 = one per CPU), and
+      for reference with 1 (everything in this process);
+and prints wall and CPU seconds, listings/s, and the ratios (b)/(a). The headline is wall time
+of (b) over wall time of (a) with orjson (target: at most 2.0): a user waits for wall time, and
+(b) may use every core while (a) uses one. CPU time is user + system time of this process and
+of its finished children (the stage's worker processes): the total work, which parallelism
+does not reduce. Last, the peak memory of a run of the stage function alone, in its main
+process and in its largest worker process.
 """
 
 from __future__ import annotations
@@ -36,12 +42,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from PIL import Image, ImageDraw, ImageFilter
 
 from abo_vqa import abo
-from abo_vqa.filtering import filter_listings
+from abo_vqa.filtering import filter_listings, worker_count
 from abo_vqa.params import FilterMetadataParams
 
 REAL_LISTINGS = 147_702
@@ -295,52 +304,115 @@ def bare_parse(root: Path, loads) -> int:
     return count
 
 
+def cpu_seconds() -> float:
+    """User + system time of this process and of its children that have been waited for."""
+    usages = [resource.getrusage(who) for who in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]
+    return sum(usage.ru_utime + usage.ru_stime for usage in usages)
+
+
 def timed(function, *args):
-    """(result, wall seconds, CPU seconds of this process)."""
-    wall, cpu = time.perf_counter(), time.process_time()
+    """(result, wall seconds, CPU seconds of this process and its children)."""
+    wall, cpu = time.perf_counter(), cpu_seconds()
     result = function(*args)
-    return result, time.perf_counter() - wall, time.process_time() - cpu
+    return result, time.perf_counter() - wall, cpu_seconds() - cpu
 
 
-def best_of(repeats: int, function, *args):
-    """The result of the first run and the smallest wall and CPU times over `repeats` runs."""
-    runs = [timed(function, *args) for _ in range(repeats)]
-    return runs[0][0], min(r[1] for r in runs), min(r[2] for r in runs)
+def busy_loop(iterations: int) -> float:
+    """Seconds of wall time a fixed piece of pure-Python work takes."""
+    start = time.perf_counter()
+    total = 0
+    for i in range(iterations):
+        total += i
+    return time.perf_counter() - start
+
+
+def free_cores(processes: int, iterations: int = 10_000_000) -> float:
+    """How many cores this process tree gets now: `processes` × the time of one busy loop alone
+    over the slowest of `processes` loops run at once (≈ processes on an idle machine)."""
+    alone = min(busy_loop(iterations) for _ in range(2))
+    with ProcessPoolExecutor(processes) as pool:
+        together = max(pool.map(busy_loop, [iterations] * processes))
+    return processes * alone / together
+
+
+class Pass(NamedTuple):
+    label: str
+    function: Callable[..., Any]
+    args: tuple
+
+
+def best_of_rounds(repeats: int, passes: list[Pass]) -> list[tuple[Any, float, float]]:
+    """Per pass: the result of its first run and its smallest wall and CPU times, over `repeats`
+    rounds that each run every pass once."""
+    runs = [[timed(p.function, *p.args) for p in passes] for _ in range(repeats)]
+    return [
+        (runs[0][i][0], min(r[i][1] for r in runs), min(r[i][2] for r in runs))
+        for i in range(len(passes))
+    ]
 
 
 def run(root: Path, args: argparse.Namespace) -> None:
-    params = FilterMetadataParams(max_images=args.max_images)
-    n, bare, bare_cpu = best_of(args.repeats, bare_parse, root, abo.loads_json)
-    _, stdlib, stdlib_cpu = best_of(args.repeats, bare_parse, root, json.loads)
-    result, stage, stage_cpu = best_of(args.repeats, filter_listings, root, params)
-    rss = stage_peak_rss_mb(root, args.max_images)
-
+    params = FilterMetadataParams(max_images=args.max_images, workers=args.workers)
+    single = FilterMetadataParams(max_images=args.max_images, workers=1)
+    workers = worker_count(args.workers, len(abo.LISTING_SHARDS))
     parser_name = abo.loads_json.__module__
-    print(f"listings: {n}; stage metrics: {json.dumps(result.metrics())}")
-    print(f"{'':34}{'wall s':>8}{'cpu s':>8}{'listings/s (wall)':>19}")
-    lines = (
-        (f"(a) gzip.open + {parser_name}.loads", bare, bare_cpu),
-        ("    gzip.open + json.loads (ref.)", stdlib, stdlib_cpu),
-        ("(b) filter_listings", stage, stage_cpu),
-    )
-    for label, wall, cpu in lines:
-        print(f"{label:34}{wall:8.2f}{cpu:8.2f}{n / wall:19,.0f}")
+    passes = [
+        Pass(f"(a) gzip.open + {parser_name}.loads", bare_parse, (root, abo.loads_json)),
+        Pass("    gzip.open + json.loads (ref.)", bare_parse, (root, json.loads)),
+        Pass(f"(b) filter_listings, {workers} process(es)", filter_listings, (root, params)),
+        Pass("    filter_listings, 1 process (ref.)", filter_listings, (root, single)),
+    ]
+    cores_before = free_cores(workers)
+    (
+        (n, bare, bare_cpu),
+        (_, stdlib, stdlib_cpu),
+        (result, stage, stage_cpu),
+        (single_result, one, one_cpu),
+    ) = best_of_rounds(args.repeats, passes)
+    assert single_result == result, "1 process and several gave different results"
+    cores_after = free_cores(workers)
+    rss = stage_peak_rss_mb(root, args.max_images, args.workers)
+
     print(
-        f"ratio (b)/(a): wall {stage / bare:.2f}, cpu {stage_cpu / bare_cpu:.2f} (target <= 2.0); "
-        f"against the stdlib-json pass: wall {stage / stdlib:.2f}, cpu {stage_cpu / stdlib_cpu:.2f}"
+        f"listings: {n}; CPUs usable: {worker_count(0, 10**6)}; best of {args.repeats} rounds; "
+        f"cores free for {workers} busy processes before / after the rounds: "
+        f"{cores_before:.1f} / {cores_after:.1f} (on a shared machine other jobs take the rest)"
     )
-    print(f"peak RSS of a process running only the stage function: {rss:.0f} MB")
+    print(f"stage metrics: {json.dumps(result.metrics())}")
+    print(f"{'':40}{'wall s':>8}{'cpu s':>8}{'listings/s (wall)':>19}")
+    walls = (bare, stdlib, stage, one)
+    cpus = (bare_cpu, stdlib_cpu, stage_cpu, one_cpu)
+    for p, wall, cpu in zip(passes, walls, cpus, strict=True):
+        print(f"{p.label:40}{wall:8.2f}{cpu:8.2f}{n / wall:19,.0f}")
+    print(f"HEADLINE wall (b)/(a): {stage / bare:.2f} (target <= 2.0)")
+    print(
+        f"cpu (b)/(a): {stage_cpu / bare_cpu:.2f}; 1 process vs (a): wall {one / bare:.2f}, "
+        f"cpu {one_cpu / bare_cpu:.2f}; (b) vs the json.loads pass: wall {stage / stdlib:.2f}, "
+        f"cpu {stage_cpu / stdlib_cpu:.2f}"
+    )
+    print(
+        f"peak RSS of the stage alone: main process {rss[0]:.0f} MB, largest worker {rss[1]:.0f} MB"
+    )
 
 
-def stage_peak_rss_mb(root: Path, max_images: int) -> float:
-    """Peak memory of the stage alone, in a child process (this one also built the tree)."""
+def stage_peak_rss_mb(root: Path, max_images: int, workers: int) -> tuple[float, float]:
+    """Peak memory of the stage alone in a fresh process: (its main process, its largest worker).
+
+    The main process's peak is read as VmHWM, which starts afresh at exec: ru_maxrss would also
+    count the pages the new process shared with this one between fork and exec.
+    """
     code = (
-        "import sys; from abo_vqa.filtering import filter_listings; "
+        "import resource, sys; from abo_vqa.filtering import filter_listings; "
         "from abo_vqa.params import FilterMetadataParams; "
-        "filter_listings(sys.argv[1], FilterMetadataParams(max_images=int(sys.argv[2])))"
+        "filter_listings(sys.argv[1], "
+        "FilterMetadataParams(max_images=int(sys.argv[2]), workers=int(sys.argv[3]))); "
+        "status = open('/proc/self/status').read().split('VmHWM:')[1].split()[0]; "
+        "print(status, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)"
     )
-    subprocess.run([sys.executable, "-c", code, str(root), str(max_images)], check=True)
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    command = [sys.executable, "-c", code, str(root), str(max_images), str(workers)]
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    main_kb, worker_kb = map(int, output.split())
+    return main_kb / 1024, worker_kb / 1024
 
 
 def main() -> None:
@@ -348,6 +420,7 @@ def main() -> None:
     parser.add_argument("--listings", type=int, default=REAL_LISTINGS)
     parser.add_argument("--max-images", type=int, default=20000)
     parser.add_argument("--repeats", type=int, default=2, help="best of N for each timing")
+    parser.add_argument("--workers", type=int, default=0, help="stage processes (0 = per CPU)")
     parser.add_argument(
         "--tree",
         type=Path,

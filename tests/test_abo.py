@@ -251,3 +251,26 @@ def test_iter_shard_lines_numbers_lines_from_one(tmp_path):
         handle.write(b'{"a": 1}\n\n{"b": 2}\n')
     numbered = [(n, line.strip()) for n, line in abo.iter_shard_lines(path)]
     assert numbered == [(1, b'{"a": 1}'), (2, b""), (3, b'{"b": 2}')]
+
+
+@pytest.mark.parametrize("damage", ["truncated", "corrupted"])
+def test_a_damaged_shard_is_an_error_naming_file_and_line(tmp_path, damage):
+    path = tmp_path / "listings_0.json.gz"
+    lines = b"".join(
+        b'{"item_id": "B%04d", "domain_name": "amazon.com"}\n' % i for i in range(2000)
+    )
+    data = bytearray(gzip.compress(lines))
+    if damage == "truncated":  # an interrupted download
+        del data[len(data) // 2 :]
+    else:  # a flipped byte in the compressed data
+        data[len(data) // 2] ^= 0xFF
+    path.write_bytes(data)
+    with pytest.raises(ValueError, match=r"listings_0\.json\.gz: damaged gzip data after line \d+"):
+        list(abo.iter_shard_lines(path))
+
+
+def test_a_shard_of_several_gzip_members_is_read_across_them(tmp_path):
+    path = tmp_path / "listings_0.json.gz"
+    path.write_bytes(gzip.compress(b'{"a": 1}\n{"b"') + gzip.compress(b': 2}\n\n{"c": 3}'))
+    numbered = [(n, line) for n, line in abo.iter_shard_lines(path)]
+    assert numbered == [(1, b'{"a": 1}\n'), (2, b'{"b": 2}\n'), (3, b"\n"), (4, b'{"c": 3}')]

@@ -6,6 +6,8 @@ import gzip
 import importlib.util
 import io
 import json
+import logging
+import os
 import random
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import pytest
 from PIL import Image
 
 from abo_vqa import abo
+from abo_vqa.config import ParamsError
 from abo_vqa.filtering import (
     DROP_REASONS,
     LISTING_COLUMNS,
@@ -23,6 +26,7 @@ from abo_vqa.filtering import (
     select_candidates,
     shuffle_candidates,
     summarise_errors,
+    worker_count,
 )
 from abo_vqa.params import FilterMetadataParams
 
@@ -272,13 +276,32 @@ def test_image_file_problem(tmp_path):
     (tmp_path / "bad.jpg").write_bytes(GARBAGE)
     (tmp_path / "cut.jpg").write_bytes(TRUNCATED_JPEG)
     (tmp_path / "empty.jpg").write_bytes(b"")
+    (tmp_path / "markers.jpg").write_bytes(b"\xff\xd8\xff\xd9")  # start and end marker only
     assert image_file_problem(tmp_path / "good.jpg", "good.jpg") is None
     assert image_file_problem(tmp_path / "none.jpg", "none.jpg")[0] == "image_file_missing"
-    for name in ("bad.jpg", "cut.jpg", "empty.jpg"):
+    for name in ("bad.jpg", "cut.jpg", "empty.jpg", "markers.jpg"):
         reason, detail = image_file_problem(tmp_path / name, name)
         assert reason == "image_unreadable"
         assert detail.startswith(f"{name}: ")
         assert str(tmp_path) not in detail
+
+
+def test_a_png_or_a_jpeg_without_its_end_marker_is_decoded_to_be_judged(tmp_path):
+    buffer = io.BytesIO()
+    Image.new("RGB", (8, 8), "red").save(buffer, "PNG")
+    (tmp_path / "image.png").write_bytes(buffer.getvalue())
+    assert image_file_problem(tmp_path / "image.png", "image.png") is None
+    # A whole JPEG followed by a few stray bytes still decodes.
+    (tmp_path / "padded.jpg").write_bytes(GOOD_JPEG + b"\0\0")
+    assert image_file_problem(tmp_path / "padded.jpg", "padded.jpg") is None
+
+
+def test_worker_count():
+    assert worker_count(1, 16) == 1
+    assert worker_count(4, 3) == 3  # never more processes than shards
+    assert 1 <= worker_count(0, 16) <= (os.cpu_count() or 1)  # 0 = one per usable CPU
+    with pytest.raises(ParamsError, match=r"filter_metadata\.workers"):
+        FilterMetadataParams(workers=-1)
 
 
 def test_summarise_errors_is_one_line():
@@ -359,6 +382,51 @@ def test_same_input_and_seed_give_byte_identical_outputs(tmp_path):
         run_stage(root, tmp_path / name, {"seed": 3, "max_images": 20})
     assert read_bytes(tmp_path / "a") == read_bytes(tmp_path / "b")
     assert (tmp_path / "a/metrics.json").read_bytes() == (tmp_path / "b/metrics.json").read_bytes()
+
+
+def cross_shard_tree(root: Path) -> Path:
+    """Listings whose fate depends on lines in earlier shards, spread over five shards."""
+    shards = {
+        "0": [listing("B0FIRST", "img-shared"), listing("B0TWICE", "img-a")],
+        "3": [
+            listing("B0TWICE", "img-b"),  # duplicate_listing: its first copy is in shard 0
+            listing("B0LATER", "img-shared"),  # image_already_used: claimed in shard 0
+            '{"item_id": "B0BROKEN"',  # malformed_json
+        ],
+        "7": [listing(f"B7{i:02d}", f"img-7-{i}") for i in range(12)],
+        "b": [listing("B0CUT", "img-cut"), listing("B0DE", "img-de", tag="de_DE")],
+        "f": [listing("B0FIRST", "img-f"), listing("B0LAST", "img-shared")],
+    }
+    files = {"img-shared": GOOD_JPEG, "img-a": GOOD_JPEG, "img-b": GOOD_JPEG}
+    files |= {f"img-7-{i}": jpeg(seed=i) for i in range(12)}
+    files |= {"img-cut": TRUNCATED_JPEG, "img-de": GOOD_JPEG, "img-f": GOOD_JPEG}
+    return build_tree(root, shards, files)
+
+
+def test_worker_processes_give_byte_identical_outputs_to_one_process(tmp_path, caplog):
+    root = cross_shard_tree(tmp_path / "abo")
+    caplog.set_level(logging.INFO, logger="abo_vqa.filtering")
+    for workers in (1, 3):
+        run_stage(root, tmp_path / f"w{workers}", {"workers": workers, "max_images": 10})
+    assert "with 3 process(es)" in caplog.text  # the scan did run in worker processes
+    single, parallel = tmp_path / "w1", tmp_path / "w3"
+    assert read_bytes(parallel) == read_bytes(single)
+    assert (parallel / "metrics.json").read_bytes() == (single / "metrics.json").read_bytes()
+    # Not vacuous: every rule that looks across shards fired, and the cap was reached.
+    dropped = json.loads((single / "metrics.json").read_text())["dropped"]
+    assert dropped["duplicate_listing"] == 2
+    assert dropped["image_already_used"] == 2
+    assert dropped["over_max_images"] > 0
+    errors = (single / "errors.jsonl").read_text()
+    assert '"file": "listings/metadata/listings_3.json.gz", "line": 3' in errors
+
+
+def test_a_damaged_shard_stops_the_stage_naming_it_from_a_worker_process(tmp_path):
+    root = cross_shard_tree(tmp_path / "abo")
+    shard = root / abo.LISTINGS_DIR / "listings_7.json.gz"
+    shard.write_bytes(shard.read_bytes()[:-40])  # cut inside the compressed data
+    with pytest.raises(ValueError, match=r"listings_7\.json\.gz: damaged gzip data after line"):
+        filter_listings(root, FilterMetadataParams(workers=2))
 
 
 def test_another_seed_gives_another_order_of_the_same_listings(tmp_path):

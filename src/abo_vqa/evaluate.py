@@ -1,9 +1,9 @@
 """One evaluation path for every model and baseline, used by baseline_eval and final_eval alike.
 
 A predictor maps QA rows (image + question) to raw answer strings; `evaluate_predictions` scores
-them with the metrics suite (which applies the configured post-processing) and returns the per-
-sample table plus a JSON-ready summary. Two classic bias checks from the VQA literature sit beside
-the models: the prior (most frequent train answer per question type) and a question-only
+them with the metrics suite (which applies the configured post-processing) and returns the
+per-sample table plus a JSON-ready summary. Two classic bias checks from the VQA literature sit
+beside the models: the prior (most frequent train answer per question type) and a question-only
 classifier, which tell how much of a score the question text alone explains.
 """
 

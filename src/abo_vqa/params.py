@@ -59,7 +59,7 @@ class FilterMetadataParams:
     attributes: tuple[str, ...] = SELECTED_ATTRIBUTES
     """Attributes counted by the English rule and kept in the metadata text."""
     workers: int = 0
-    """Processes that scan the listings shards and check the images (0 = one per CPU core).
+    """Processes that scan the listings shards, one shard at a time (0 = one per CPU core).
     Speed only: the outputs are the same for any value."""
 
     def __post_init__(self) -> None:
