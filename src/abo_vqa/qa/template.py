@@ -17,6 +17,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from abo_vqa.answers import NUMBER_WORDS
 from abo_vqa.qa.base import ProviderRun, QAPair
 from abo_vqa.vocabulary import (
     COLORS,
@@ -99,18 +100,6 @@ STYLE_SYNONYMS: dict[str, str] = {
 }
 COLOR_SYNONYMS: dict[str, str] = {**{c: c for c in COLORS}, "grey": "gray", "tan": "beige"}
 
-NUMBER_WORDS: dict[str, str] = {
-    "one": "1",
-    "two": "2",
-    "three": "3",
-    "four": "4",
-    "five": "5",
-    "six": "6",
-    "seven": "7",
-    "eight": "8",
-    "nine": "9",
-    "ten": "10",
-}
 _COUNT_PATTERN = re.compile(
     r"\b(?:set of|pack of|includes|set|pack)\s+"
     r"(\d+|one|two|three|four|five|six|seven|eight|nine|ten)\b"
