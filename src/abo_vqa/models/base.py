@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -77,3 +77,33 @@ def resolve_dtype(dtype: str, device: torch.device) -> torch.dtype:
 def as_rgb(images: Sequence[Image.Image]) -> list[Image.Image]:
     """The images in RGB (catalogue files include palette, greyscale and RGBA images)."""
     return [image if image.mode == "RGB" else image.convert("RGB") for image in images]
+
+
+def batched_predict(
+    model: torch.nn.Module,
+    images: Sequence[Image.Image],
+    questions: Sequence[str],
+    batch_size: int,
+    answer_batch: Callable[[Sequence[Image.Image], Sequence[str]], list[str]],
+) -> list[str]:
+    """Answers for every question, `batch_size` at a time, with `model` in eval mode throughout.
+
+    `answer_batch` turns one slice of images and questions into final answer strings; every
+    adapter's `predict` is this loop around its own encoding and decoding. The model's previous
+    train/eval mode is restored afterwards, also when a batch fails.
+    """
+    if len(images) != len(questions):
+        raise ValueError(f"{len(images)} images but {len(questions)} questions")
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    was_training = model.training
+    model.eval()
+    try:
+        answers: list[str] = []
+        with torch.no_grad():
+            for start in range(0, len(questions), batch_size):
+                stop = start + batch_size
+                answers.extend(answer_batch(images[start:stop], questions[start:stop]))
+        return answers
+    finally:
+        model.train(was_training)

@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 from transformers import BlipForQuestionAnswering, BlipProcessor
 
-from abo_vqa.models.base import as_rgb, resolve_device, resolve_dtype
+from abo_vqa.models.base import as_rgb, batched_predict, resolve_device, resolve_dtype
 
 # The decoder's output projection shares its weight with the decoder's word embeddings; a LoRA
 # on it would change the embeddings too once merged.
@@ -134,22 +134,13 @@ class BlipVQAModel:
         max_new_tokens: int = 5,
     ) -> list[str]:
         """Raw decoded greedy answers (special tokens dropped), one per question."""
-        if len(images) != len(questions):
-            raise ValueError(f"{len(images)} images but {len(questions)} questions")
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be positive, got {batch_size}")
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            answers: list[str] = []
-            for start in range(0, len(questions), batch_size):
-                stop = start + batch_size
-                inputs = self._encode_pairs(images[start:stop], questions[start:stop])
-                ids = self._generate(inputs, max_new_tokens)
-                answers.extend(self.processor.tokenizer.batch_decode(ids, skip_special_tokens=True))
-            return [answer.strip() for answer in answers]
-        finally:
-            self.model.train(was_training)
+
+        def answer_batch(images: Sequence[Image.Image], questions: Sequence[str]) -> list[str]:
+            ids = self._generate(self._encode_pairs(images, questions), max_new_tokens)
+            decoded = self.processor.tokenizer.batch_decode(ids, skip_special_tokens=True)
+            return [answer.strip() for answer in decoded]
+
+        return batched_predict(self.model, images, questions, batch_size, answer_batch)
 
     def save(self, path: str | Path) -> None:
         self.model.save_pretrained(str(path))

@@ -103,8 +103,3 @@ def check_pairs(images: Any, questions: Any, answers: Any = None) -> None:
         raise ValueError(f"{len(images)} images but {len(questions)} questions")
     if answers is not None and len(answers) != len(questions):
         raise ValueError(f"{len(questions)} questions but {len(answers)} answers")
-
-
-def check_batch_size(batch_size: int) -> None:
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be positive, got {batch_size}")

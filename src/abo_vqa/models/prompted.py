@@ -16,10 +16,9 @@ from typing import Any
 import torch
 from PIL import Image
 
-from abo_vqa.models.base import as_rgb
+from abo_vqa.models.base import as_rgb, batched_predict
 from abo_vqa.models.labels import IGNORE_INDEX, answer_suffix_ids, suffix_labels
 from abo_vqa.models.loading import (
-    check_batch_size,
     check_pairs,
     input_dtype,
     load_pretrained,
@@ -153,22 +152,13 @@ class PromptedVQAModel:
         max_new_tokens: int = 5,
     ) -> list[str]:
         """Greedy answers (the continuation only, special tokens dropped), one per question."""
-        check_pairs(images, questions)
-        check_batch_size(batch_size)
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            answers: list[str] = []
-            for start in range(0, len(questions), batch_size):
-                stop = start + batch_size
-                batch = self.encode(
-                    images[start:stop], self.prompts(questions[start:stop]), padding_side="left"
-                )
-                ids = self._generate(batch, max_new_tokens)
-                answers.extend(self.tokenizer.batch_decode(ids, skip_special_tokens=True))
-            return [answer.strip() for answer in answers]
-        finally:
-            self.model.train(was_training)
+
+        def answer_batch(images: Sequence[Image.Image], questions: Sequence[str]) -> list[str]:
+            batch = self.encode(images, self.prompts(questions), padding_side="left")
+            ids = self._generate(batch, max_new_tokens)
+            return [a.strip() for a in self.tokenizer.batch_decode(ids, skip_special_tokens=True)]
+
+        return batched_predict(self.model, images, questions, batch_size, answer_batch)
 
     def save(self, path: str | Path) -> None:
         self.model.save_pretrained(str(path))

@@ -21,9 +21,8 @@ from typing import Any
 import torch
 from PIL import Image
 
-from abo_vqa.models.base import as_rgb
+from abo_vqa.models.base import as_rgb, batched_predict
 from abo_vqa.models.loading import (
-    check_batch_size,
     check_pairs,
     input_dtype,
     load_pretrained,
@@ -122,21 +121,12 @@ class ViltVQAModel:
         max_new_tokens: int = 5,
     ) -> list[str]:
         """The highest-scoring label per question (`max_new_tokens` does not apply)."""
-        check_pairs(images, questions)
-        check_batch_size(batch_size)
-        was_training = self.model.training
-        self.model.eval()
-        try:
-            answers: list[str] = []
-            for start in range(0, len(questions), batch_size):
-                stop = start + batch_size
-                with torch.no_grad():
-                    logits = self.model(**self.encode(images[start:stop], questions[start:stop]))
-                best = logits.logits.argmax(dim=-1).tolist()
-                answers.extend(self.id2label[label] for label in best)
-            return answers
-        finally:
-            self.model.train(was_training)
+
+        def answer_batch(images: Sequence[Image.Image], questions: Sequence[str]) -> list[str]:
+            best = self.model(**self.encode(images, questions)).logits.argmax(dim=-1).tolist()
+            return [self.id2label[label] for label in best]
+
+        return batched_predict(self.model, images, questions, batch_size, answer_batch)
 
     def save(self, path: str | Path) -> None:
         self.model.save_pretrained(str(path))
