@@ -19,6 +19,7 @@ from abo_vqa.metrics import Scorer
 from abo_vqa.models import load_vqa_model
 from abo_vqa.params import load_params
 from abo_vqa.qa.base import QA_COLUMNS
+from abo_vqa.stage import run_stage
 
 log = logging.getLogger("baseline_eval")
 
@@ -72,4 +73,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main)

@@ -16,6 +16,7 @@ from pathlib import Path
 from abo_vqa.filtering import filter_listings, summarise_errors
 from abo_vqa.io import write_json, write_jsonl
 from abo_vqa.params import load_params
+from abo_vqa.stage import run_stage
 
 log = logging.getLogger("filter_metadata")
 
@@ -51,4 +52,4 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main)

@@ -1,7 +1,8 @@
 """Stage final_eval: the fine-tuned and the quantized model on the test split, plus the reports.
 
 Writes the per-model predictions and metrics JSON, the markdown comparison, the self-contained
-HTML report (with sample answers and their images) and the CSV files behind the DVC plots.
+HTML report (with sample answers and their images) and the CSV files behind the DVC plots. Both
+reports end with the quantization trade-off the quantize stage measured.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from abo_vqa.qa.base import QA_COLUMNS
 from abo_vqa.quantize import attach_adapter
 from abo_vqa.report import comparison_markdown, plot_tables, select_examples
 from abo_vqa.report_html import evaluation_html, thumbnail_data_uri
+from abo_vqa.stage import run_stage
 
 log = logging.getLogger("final_eval")
 
@@ -37,6 +39,9 @@ def main() -> None:
     parser.add_argument("--baseline-metrics", type=Path, required=True)
     parser.add_argument(
         "--baseline-predictions", type=Path, required=True, help="folder with base.csv"
+    )
+    parser.add_argument(
+        "--quantize-metrics", type=Path, required=True, help="the quantize stage's metrics JSON"
     )
     parser.add_argument("--predictions", type=Path, required=True, help="folder for <model>.csv")
     parser.add_argument("--metrics", type=Path, required=True)
@@ -78,8 +83,12 @@ def main() -> None:
     write_json(args.metrics, summaries)
 
     everything = {**read_json(args.baseline_metrics), **summaries}
+    quantization = read_json(args.quantize_metrics)
     args.report.parent.mkdir(parents=True, exist_ok=True)
-    args.report.write_text(comparison_markdown(everything, order=REPORT_ORDER), encoding="utf-8")
+    args.report.write_text(
+        comparison_markdown(everything, order=REPORT_ORDER, quantization=quantization),
+        encoding="utf-8",
+    )
 
     finetuned_table = results["finetuned"][0]
     tables = plot_tables(
@@ -106,6 +115,7 @@ def main() -> None:
             "base model": params.model.base,
             "answer post-processing": params.answers.postprocess,
         },
+        quantization=quantization,
     )
     args.html.parent.mkdir(parents=True, exist_ok=True)
     args.html.write_text(page, encoding="utf-8")
@@ -115,4 +125,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main)

@@ -11,6 +11,7 @@ from abo_vqa.params import load_params
 from abo_vqa.qa import make_provider
 from abo_vqa.qa.base import QA_COLUMNS
 from abo_vqa.qa.dataset import build_qa_rows
+from abo_vqa.stage import run_stage
 
 log = logging.getLogger("generate_qa")
 
@@ -46,4 +47,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main)

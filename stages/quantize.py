@@ -21,6 +21,7 @@ from abo_vqa.quantize import (
     merge_adapter,
     weight_bytes,
 )
+from abo_vqa.stage import run_stage
 
 log = logging.getLogger("quantize")
 
@@ -81,20 +82,29 @@ def main() -> None:
         "quantized_bytes": directory_size(args.out),
         "merged_weight_bytes": weight_bytes(args.merged),
         "quantized_weight_bytes": weight_bytes(args.out),
+        "latency_batch_size": min(params.quantize.latency_batch_size, len(test_rows)),
+        "latency_rounds": params.quantize.latency_rounds,
         "variants": variants,
     }
     write_json(args.metrics, metrics)
     for method, result in variants.items():
+        if "error" in result:
+            log.warning("%-5s failed: %s", method, result["error"])
+            continue
         log.info(
-            "%-5s %6.2f MB weights, exact match %.3f (%+.3f), %.3f s per batch of %d",
+            "%-5s %6.2f MB weights, exact match %.3f (%+.3f), "
+            "%.3f s per batch of %d (%.3f–%.3f, ×%.2f of none)",
             method,
             result["weight_bytes"] / 1e6,
             result["exact_match"],
             result["exact_match_change"],
-            result["batch_latency_s"],
-            params.quantize.latency_batch_size,
+            result["batch_latency_median_s"],
+            metrics["latency_batch_size"],
+            result["batch_latency_min_s"],
+            result["batch_latency_max_s"],
+            result["batch_latency_ratio_to_none"],
         )
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main)

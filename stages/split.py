@@ -10,6 +10,7 @@ from abo_vqa.io import read_csv, write_csv, write_json
 from abo_vqa.params import load_params
 from abo_vqa.qa.base import QA_COLUMNS
 from abo_vqa.split import SPLIT_NAMES, assign_splits, split_metrics
+from abo_vqa.stage import run_stage
 
 log = logging.getLogger("split")
 
@@ -40,4 +41,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main)

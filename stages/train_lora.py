@@ -1,7 +1,8 @@
 """Stage train_lora: LoRA fine-tuning of the base model on the train split, best by val loss.
 
 Survives interruption: run it again (`dvc repro`) and it resumes from the last checkpoint in
-`--checkpoints`, provided params, base model and data are unchanged.
+`--checkpoints` that was completely written, provided params, base model and data are unchanged
+(tests/test_train_resume.py kills it and checks).
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from abo_vqa.models import load_vqa_model
 from abo_vqa.params import QuantizeParams, load_params
 from abo_vqa.qa.base import QA_COLUMNS
 from abo_vqa.quantize import bnb_config
+from abo_vqa.stage import run_stage
 from abo_vqa.train import (
     QADataset,
+    drop_unfinished_checkpoints,
     replay_history,
     resumable_checkpoint,
     start_fresh,
@@ -63,6 +66,10 @@ def main() -> None:
     fingerprint = training_fingerprint(settings, [*train_files, *base_weights])
     # Under `accelerate launch` every GPU runs this script: only the main process touches files.
     state = PartialState()
+    if state.is_main_process and params.train.resume:
+        for path in drop_unfinished_checkpoints(args.checkpoints):
+            log.warning("dropped the unfinished checkpoint %s", path)
+    state.wait_for_everyone()  # the main process has tidied before anyone looks
     resume_from = (
         resumable_checkpoint(args.checkpoints, fingerprint) if params.train.resume else None
     )
@@ -121,4 +128,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    run_stage(main)

@@ -11,30 +11,17 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import pytest
 import torch
 from PIL import Image
+from tiny_models import ANSWERS, QUESTIONS, TINY_BLIP, build_tiny_test_blip
 
 from abo_vqa.models import load_vqa_model
 from abo_vqa.models.blip import TIED_OUTPUT_HEAD, BlipVQAModel
-from abo_vqa.models.tiny import TinyBlipSpec, build_tiny_blip, wordpiece_vocab
+from abo_vqa.models.tiny import wordpiece_vocab
 from abo_vqa.vocabulary import all_answer_words
 
 SHIPPED_BASE = Path(__file__).resolve().parents[1] / "models" / "base" / "tiny-blip-vqa"
-TINY = TinyBlipSpec(
-    image_size=32, patch_size=8, hidden_size=32, num_heads=2, vision_layers=1, text_layers=1
-)
-WORDS = (*all_answer_words(), "what", "color", "is", "the", "how", "many", "are", "shown")
-
-# Questions of different lengths, so that a batch pads some of them.
-QUESTIONS = ("what color is the chair?", "how many are shown?", "is the mug red?", "what?")
-ANSWERS = ("red", "2", "yes", "wood")
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models gain nothing from threads, and on a busy machine threads wait on each other."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _images() -> list[Image.Image]:
@@ -45,7 +32,7 @@ def _images() -> list[Image.Image]:
 
 
 def _tiny(tmp_path: Path) -> BlipVQAModel:
-    model, processor = build_tiny_blip(WORDS, image_size=TINY.image_size, seed=0, spec=TINY)
+    model, processor = build_tiny_test_blip()
     BlipVQAModel(model, processor, torch.device("cpu")).save(tmp_path / "tiny")
     return load_vqa_model(str(tmp_path / "tiny"))
 
@@ -108,7 +95,7 @@ def test_training_batch_masks_exactly_the_answer_padding(tmp_path):
     tokenizer = vqa.processor.tokenizer
     first = tokenizer.convert_ids_to_tokens(labels[0][mask[0] == 1].tolist())
     assert first == ["[CLS]", "red", "[SEP]"]
-    assert batch["pixel_values"].shape == (4, 3, TINY.image_size, TINY.image_size)
+    assert batch["pixel_values"].shape == (4, 3, TINY_BLIP.image_size, TINY_BLIP.image_size)
 
 
 def test_loss_is_finite_and_decreases_on_a_fixed_batch(tmp_path):

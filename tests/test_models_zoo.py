@@ -88,14 +88,7 @@ def _images() -> list[Image.Image]:
     return [*images, Image.new("L", (50, 30), 128)]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_thread():
-    """Tiny models gain nothing from intra-op threads, and on a busy two-core machine the
-    threads' spinning made this module several times slower (measured: 21 s → 12 s)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 @pytest.fixture(scope="module")

@@ -61,6 +61,8 @@ def test_value_ranges_are_checked(tmp_path):
         load_params(write_params(tmp_path, {"split": {"train": 0.9}}))
     with pytest.raises(ParamsError, match=r"generate_qa\.question_types: unknown \['colour'\]"):
         load_params(write_params(tmp_path, {"generate_qa": {"question_types": ["colour"]}}))
+    with pytest.raises(ParamsError, match=r"quantize\.latency_rounds: must be positive"):
+        load_params(write_params(tmp_path, {"quantize": {"latency_rounds": 0}}))
 
 
 def test_numbers_written_as_yaml_strings_are_accepted_where_floats_are_expected(tmp_path):

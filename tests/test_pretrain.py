@@ -16,6 +16,7 @@ from abo_vqa.pretrain.scenes import (
     CANVAS,
     COLOR_JITTER,
     COLOR_RGB,
+    FILLS,
     SHAPES,
     Background,
     Scene,
@@ -36,13 +37,7 @@ from abo_vqa.vocabulary import COLORS
 SEEDS = [f"test:{i}" for i in range(200)]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models gain nothing from threads, and on a busy machine threads wait on each other."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def _pixels_near(image, rgb, tolerance=COLOR_JITTER + 2) -> np.ndarray:
@@ -133,6 +128,31 @@ def test_yes_no_colour_checks_are_true_exactly_when_answered_yes():
             assert question.answer == ("yes" if is_true else "no"), question
             checked += 1
     assert checked > 5
+
+
+@pytest.mark.parametrize("fill", FILLS)
+def test_a_fill_shades_part_of_the_object_and_leaves_its_colour_the_main_one(fill):
+    red = COLOR_RGB["red"]
+    shade = (130, 20, 20)
+    big = SceneObject("circle", "red", red, (96.0, 96.0), 80.0, 0.0, fill, shade)
+    image = render(Scene(Background("plain", "white", "white"), (big,), seed=3))
+    main, shaded = _pixels_near(image, red, 0).sum(), _pixels_near(image, shade, 0).sum()
+    if fill == "flat":
+        assert shaded == 0
+    else:
+        assert 0.05 < shaded / (main + shaded) < 0.4
+
+
+def test_pattern_answers_are_the_fill_of_the_object_asked_about():
+    checked = 0
+    for example, question in _questions():
+        if question.kind == "pattern":
+            objects = example.scene.objects
+            named = [o for o in objects if f" {o.shape} " in f" {question.text} "]
+            asked_about = named[0] if named else objects[0]
+            assert question.answer == asked_about.fill, question
+            checked += 1
+    assert checked > 10
 
 
 def test_plain_background_answers_are_its_colour():

@@ -38,3 +38,73 @@ def test_per_type_table():
     assert "| model | color | count |" in text
     assert "| base | 50.0 | 100.0 |" in text
     assert "Questions per type: color 4, count 6." in text
+
+
+# --- quantization trade-off -----------------------------------------------------------------------
+
+
+def variant(weights, em, change, median, low, high, ratio):
+    return {
+        "weight_bytes": weights,
+        "size_ratio": round(weights / 8_000_000, 4),
+        "memory_footprint_bytes": weights - 20_000,
+        "exact_match": em,
+        "exact_match_change": change,
+        "batch_latency_median_s": median,
+        "batch_latency_min_s": low,
+        "batch_latency_max_s": high,
+        "batch_latency_ratio_to_none": ratio,
+    }
+
+
+QUANTIZE = {
+    "method": "nf4",
+    "double_quant": True,
+    "latency_batch_size": 32,
+    "latency_rounds": 5,
+    "variants": {  # as metrics/quantize.json holds them: sorted by name
+        "bf16": {"skipped": "bf16 | matmuls are slow on this CPU"},
+        "int8": {"error": "RuntimeError: int8 kernel missing"},
+        "nf4": variant(2_000_000, 0.3314, 0.0143, 0.0671, 0.0602, 0.0912, 0.9321),
+        "none": variant(8_000_000, 0.3171, 0.0, 0.0726, 0.0701, 0.0811, 1.0),
+    },
+}
+
+
+def quantization_lines():
+    text = comparison_markdown({"base": summary(0.5)}, order=("base",), quantization=QUANTIZE)
+    return text[text.index("## Quantization trade-off") :].splitlines()
+
+
+def test_the_trade_off_table_has_a_row_per_variant_reference_first_and_marks_the_evaluated_one():
+    rows = [line for line in quantization_lines() if line.startswith("| ")][1:]
+    assert [row.split(" | ")[0] for row in rows] == [
+        "| none",
+        "| bf16",
+        "| int8",
+        "| **nf4** (evaluated)",
+    ]
+    assert rows[3] == (
+        "| **nf4** (evaluated) | 2.00 | 0.25× | 1.98 | 0.0671 | 0.0602–0.0912 | 0.93× "
+        "| 33.1 | +1.4 |"
+    )
+    assert rows[0].endswith("| 0.0726 | 0.0701–0.0811 | 1.00× | 31.7 | +0.0 |")
+
+
+def test_a_failed_or_skipped_variant_shows_its_reason_and_no_figures():
+    rows = {line.split(" | ")[0]: line for line in quantization_lines() if line.startswith("| ")}
+    assert (
+        rows["| int8"] == "| int8 | failed: RuntimeError: int8 kernel missing" + " | –" * 7 + " |"
+    )
+    # A "|" in the reason must not split the cell.
+    assert rows["| bf16"].startswith(r"| bf16 | skipped: bf16 \| matmuls are slow on this CPU | –")
+
+
+def test_the_caption_says_how_latency_was_measured():
+    caption = " ".join(quantization_lines())
+    assert "one batch of 32 test questions over 5 rounds after a warm-up" in caption
+    assert "4-bit with double quantization" in caption
+
+
+def test_no_trade_off_section_without_the_quantize_metrics():
+    assert "Quantization" not in comparison_markdown({"base": summary(0.5)}, order=("base",))

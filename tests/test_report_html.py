@@ -19,7 +19,7 @@ from abo_vqa.report import (
     plot_tables,
     select_examples,
 )
-from abo_vqa.report_html import evaluation_html, thumbnail_data_uri
+from abo_vqa.report_html import evaluation_html, quantization_table_html, thumbnail_data_uri
 
 ORDER = ("prior", "question_only", "base", "finetuned", "quantized")
 
@@ -264,3 +264,90 @@ def test_plot_files_one_per_model_for_the_per_type_bars():
         {"question_type": "color", "exact_match": 0.875, "n": 6},
         {"question_type": "count", "exact_match": 0.75, "n": 4},
     )
+
+
+# --- quantization trade-off -----------------------------------------------------------------------
+
+QUANTIZE = {
+    "method": "int8",
+    "double_quant": False,
+    "latency_batch_size": 16,
+    "latency_rounds": 7,
+    "variants": {
+        "fp4": {"error": "OSError: <no fp4 kernel> in libbitsandbytes"},
+        "int8": {
+            "weight_bytes": 3_000_000,
+            "size_ratio": 0.375,
+            "memory_footprint_bytes": 2_900_000,
+            "exact_match": 0.3229,
+            "exact_match_change": 0.0058,
+            "batch_latency_median_s": 0.105,
+            "batch_latency_min_s": 0.1,
+            "batch_latency_max_s": 0.2,
+            "batch_latency_ratio_to_none": 1.45,
+        },
+        "none": {
+            "weight_bytes": 8_000_000,
+            "size_ratio": 1.0,
+            "memory_footprint_bytes": 7_900_000,
+            "exact_match": 0.3171,
+            "exact_match_change": 0.0,
+            # An older metrics file without the spread: dashes, not made-up numbers.
+            "batch_latency_median_s": 0.0726,
+        },
+    },
+}
+
+
+def quantization_rows(html: str) -> dict[str, str]:
+    """Row name -> the row's cells, from the trade-off table of `html`."""
+    table = re.search(r'<table class="metrics quantization">(.*?)</table>', html).group(1)
+    body = re.search(r"<tbody>(.*)</tbody>", table).group(1)
+    return {
+        re.match(r"[^<]*", name).group().strip(): cells
+        for name, cells in re.findall(r"<tr[^>]*><th>(.*?)</th>(.*?)</tr>", body)
+    }
+
+
+def test_the_report_shows_the_trade_off_of_every_variant():
+    html = page(quantization=QUANTIZE)
+    rows = quantization_rows(html)
+    assert list(rows) == ["none", "int8", "fp4"]
+    assert re.findall(r"<td[^>]*>(.*?)</td>", rows["int8"]) == [
+        "3.00",
+        "0.38×",
+        "2.90",
+        "0.105",
+        "0.1–0.2",
+        "1.45×",
+        "32.3",
+        "+0.6",
+    ]
+    none_cells = re.findall(r"<td[^>]*>(.*?)</td>", rows["none"])
+    assert none_cells == ["8.00", "1.00×", "7.90", "0.0726", "–", "–", "31.7", "+0.0"]
+    assert "one batch of 16 test questions over 7 rounds" in html
+    assert "double quantization" not in html
+
+
+def test_the_evaluated_variant_is_marked_and_no_other():
+    html = quantization_table_html(QUANTIZE)
+    assert html.count('<tr class="chosen">') == 1
+    assert '<tr class="chosen"><th>int8 <span class="tag">evaluated</span></th>' in html
+
+
+def test_a_failed_variant_shows_its_escaped_reason_across_the_row_and_no_number():
+    cells = quantization_rows(quantization_table_html(QUANTIZE))["fp4"]
+    assert cells == (
+        '<td class="skipped" colspan="8">'
+        "failed: OSError: &lt;no fp4 kernel&gt; in libbitsandbytes</td>"
+    )
+
+
+def test_only_the_latency_cells_are_marked_as_wall_clock():
+    cells = re.findall(r'<td class="wall-clock">(.*?)</td>', quantization_table_html(QUANTIZE))
+    assert cells == ["0.0726", "–", "–", "0.105", "0.1–0.2", "1.45×"]
+
+
+def test_no_trade_off_section_without_the_quantize_metrics():
+    assert "Quantization trade-off" not in page()
+    assert "<h2>Quantization trade-off</h2>" in page(quantization=QUANTIZE)

@@ -16,7 +16,7 @@ import torch
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import PreTrainedTokenizerFast
 
-from abo_vqa.models.tiny import build_tokenizer, wordpiece_vocab
+from abo_vqa.models.tiny import TinyBlipSpec, build_tiny_blip, build_tokenizer, wordpiece_vocab
 from abo_vqa.models.words import CATALOGUE_QUESTION_WORDS
 from abo_vqa.vocabulary import all_answer_words
 
@@ -25,6 +25,22 @@ HIDDEN = 64
 IMAGE_SIZE = 32
 PATCH = 8
 QUERY_TOKENS = 4
+
+TINY_BLIP = TinyBlipSpec(
+    image_size=32, patch_size=8, hidden_size=32, num_heads=2, vision_layers=1, text_layers=1
+)
+"""The tiny BLIP of the BLIP adapter's and the training cache's tests (see models.tiny)."""
+TINY_BLIP_WORDS = (*all_answer_words(), "what", "color", "is", "the", "how", "many", "are", "shown")
+
+
+def build_tiny_test_blip() -> tuple:
+    """A fresh TINY_BLIP model and its processor, the same for every call (seed 0)."""
+    return build_tiny_blip(TINY_BLIP_WORDS, image_size=TINY_BLIP.image_size, seed=0, spec=TINY_BLIP)
+
+
+# Questions of different lengths, so that a batch pads some of them.
+QUESTIONS = ("what color is the chair?", "how many are shown?", "is the mug red?", "what?")
+ANSWERS = ("red", "2", "yes", "wood")
 
 _CORPUS = (
     "Question: what color is the chair? Answer: red",

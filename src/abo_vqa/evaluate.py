@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from PIL import Image
 
 from abo_vqa.answers import normalize_reference
+from abo_vqa.io import InputError
 
 PREDICTION_COLUMNS: tuple[str, ...] = (
     "image_id",
@@ -46,7 +47,7 @@ def load_images(rows: Sequence[Mapping[str, str]], images_root: Path) -> dict[st
                 with Image.open(path) as image:
                     images[row["image_id"]] = image.convert("RGB")
             except OSError as error:
-                raise ValueError(
+                raise InputError(
                     f"{path}: cannot read image of {row['image_id']}: {error}"
                 ) from error
     return images

@@ -21,6 +21,10 @@ def write_json(path: str | Path, data: Any, *, sort_keys: bool = True) -> None:
     path.write_text(text + "\n", encoding="utf-8")
 
 
+class InputError(ValueError):
+    """An input file is malformed; the message names the file (and line, where there is one)."""
+
+
 def read_json(path: str | Path) -> Any:
     return json.loads(Path(path).read_text(encoding="utf-8"))
 
@@ -35,7 +39,7 @@ def read_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
             try:
                 yield json.loads(line)
             except json.JSONDecodeError as error:
-                raise ValueError(f"{path}:{number}: not valid JSON: {error.msg}") from error
+                raise InputError(f"{path}:{number}: not valid JSON: {error.msg}") from error
 
 
 def write_jsonl(path: str | Path, rows: Iterable[Mapping[str, Any]]) -> int:
@@ -70,5 +74,5 @@ def read_csv(path: str | Path, required: Sequence[str] = ()) -> list[dict[str, s
         reader = csv.DictReader(handle)
         missing = [c for c in required if c not in (reader.fieldnames or [])]
         if missing:
-            raise ValueError(f"{path}: missing column(s) {missing}; found {reader.fieldnames}")
+            raise InputError(f"{path}: missing column(s) {missing}; found {reader.fieldnames}")
         return list(reader)

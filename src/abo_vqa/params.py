@@ -371,6 +371,14 @@ class QuantizeParams:
     """Variants measured side by side (size, memory, latency, exact-match change) in
     metrics/quantize.json; empty to measure only `method`."""
     latency_batch_size: int = 32
+    """Test questions in the one batch whose prediction time is the variants' latency."""
+    latency_rounds: int = 5
+    """Timed rounds of that batch per variant, after one warm-up round. The variants take turns
+    within each round, so load from other jobs hits them alike; the report shows the median and
+    the min–max over the rounds."""
+
+    def __post_init__(self) -> None:
+        check(self.latency_rounds > 0, "quantize.latency_rounds", "must be positive")
 
 
 @dataclass(frozen=True)

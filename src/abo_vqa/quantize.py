@@ -8,10 +8,11 @@ variants are measured beside it so that the trade-off is a table, not a guess.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import statistics
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,8 @@ from peft import PeftModel
 from PIL import Image
 
 from abo_vqa.params import QuantizeParams
+
+log = logging.getLogger(__name__)
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 
@@ -73,17 +76,61 @@ def weight_bytes(path: Path) -> int:
     return sum(f.stat().st_size for f in Path(path).rglob("*.safetensors"))
 
 
-def batch_latency_s(
-    vqa_model: Any, images: Sequence[Image.Image], questions: Sequence[str], repeats: int = 3
-) -> float:
-    """Median wall time of predicting one batch (after one warm-up call)."""
-    vqa_model.predict(images, questions, batch_size=len(questions))
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        vqa_model.predict(images, questions, batch_size=len(questions))
-        times.append(time.perf_counter() - started)
-    return statistics.median(times)
+UNQUANTIZED = "none"
+"""The merged fp32 model: the reference every variant's changes are measured against."""
+
+
+def interleaved_latencies(
+    runs: Mapping[str, Callable[[], object]],
+    *,
+    rounds: int,
+    warmup_rounds: int = 1,
+    clock: Callable[[], float] = time.perf_counter,
+) -> dict[str, list[float]]:
+    """Wall time of every callable in `runs`, `rounds` times each, measured round-robin.
+
+    Each round times every variant once, so a burst of load from other jobs on a shared machine
+    slows all variants alike instead of landing on whichever one was running its repeats; the
+    first variant rotates from round to round so none always runs right after the same neighbour.
+    `warmup_rounds` untimed rounds come first (lazy initialisation, allocator and cache warm-up).
+    Returns name -> times in round order.
+    """
+    names = list(runs)
+    for _ in range(warmup_rounds):
+        for name in names:
+            runs[name]()
+    times: dict[str, list[float]] = {name: [] for name in names}
+    for round_index in range(rounds):
+        first = round_index % len(names)
+        for name in names[first:] + names[:first]:
+            started = clock()
+            runs[name]()
+            times[name].append(clock() - started)
+    return times
+
+
+def latency_summary(times: Mapping[str, Sequence[float]]) -> dict[str, dict[str, float]]:
+    """Median, min and max of each variant's times, and its ratio to the unquantized model's.
+
+    The ratio is the median of per-round ratios: both times of a pair come from the same round,
+    so they saw the same machine load, which makes it steadier than a ratio of medians.
+    """
+    summary = {}
+    for name, own in times.items():
+        ratios = [t / r for t, r in zip(own, times[UNQUANTIZED], strict=True)]
+        summary[name] = {
+            "batch_latency_median_s": round(statistics.median(own), 4),
+            "batch_latency_min_s": round(min(own), 4),
+            "batch_latency_max_s": round(max(own), 4),
+            "batch_latency_ratio_to_none": round(statistics.median(ratios), 4),
+        }
+    return summary
+
+
+def _failure(error: Exception) -> str:
+    """One line saying why a variant could not be measured."""
+    message = (str(error).strip().splitlines() or [""])[0]
+    return f"{type(error).__name__}: {message}" if message else type(error).__name__
 
 
 def measure_variants(
@@ -93,33 +140,58 @@ def measure_variants(
     family: str,
     rows: Sequence[Mapping[str, str]],
     images: Mapping[str, Image.Image],
-    exact_match: Any,
+    exact_match: Callable[[Any], float],
 ) -> dict[str, dict[str, Any]]:
     """Size on disk, memory footprint, batch latency and exact match of every compared variant.
 
-    `exact_match(vqa_model) -> float` scores a model on `rows`; the change is reported against
-    the unquantized merged model ("none"). Timing fields vary run to run; the rest is exact.
+    `exact_match(vqa_model) -> float` scores a model on `rows`; changes are reported against
+    the unquantized merged model ("none"). Latency is one batch of `params.latency_batch_size`
+    rows, timed `params.latency_rounds` times per variant, interleaved (see
+    `interleaved_latencies`), so every variant stays loaded until the timing ends. A compared
+    variant that fails to load or run gets `{"error": reason}` instead of figures; the reference
+    and `params.method` must succeed. The `batch_latency_*` fields vary run to run; the rest is
+    exact.
     """
-    methods = list(dict.fromkeys(["none", *params.compare, params.method]))
+    methods = list(dict.fromkeys([UNQUANTIZED, *params.compare, params.method]))
     batch = list(rows[: params.latency_batch_size])
     batch_images = [images[row["image_id"]] for row in batch]
     batch_questions = [row["question"] for row in batch]
     results: dict[str, dict[str, Any]] = {}
+    loaded: dict[str, Any] = {}
     for method in methods:
-        variant = dataclasses.replace(params, method=method)
-        vqa_model = load_variant(merged_dir, variant, family)
-        with tempfile.TemporaryDirectory() as scratch:
-            vqa_model.save(Path(scratch))
-            size = weight_bytes(Path(scratch))
-        results[method] = {
-            "weight_bytes": size,
-            "memory_footprint_bytes": int(vqa_model.model.get_memory_footprint()),
-            "batch_latency_s": round(batch_latency_s(vqa_model, batch_images, batch_questions), 4),
-            "exact_match": round(exact_match(vqa_model), 4),
-        }
-        del vqa_model
-    reference = results["none"]
-    for result in results.values():
+        try:
+            vqa_model = load_variant(merged_dir, dataclasses.replace(params, method=method), family)
+            with tempfile.TemporaryDirectory() as scratch:
+                vqa_model.save(Path(scratch))
+                size = weight_bytes(Path(scratch))
+            results[method] = {
+                "weight_bytes": size,
+                "memory_footprint_bytes": int(vqa_model.model.get_memory_footprint()),
+                "exact_match": round(exact_match(vqa_model), 4),
+            }
+        except Exception as error:
+            if method in (UNQUANTIZED, params.method):
+                raise
+            # One optional variant (e.g. a method this bitsandbytes build lacks) must not cost
+            # the measurements of all the others.
+            log.warning("variant %s failed, reported as such", method, exc_info=True)
+            results[method] = {"error": _failure(error)}
+            continue
+        loaded[method] = vqa_model
+
+    def predict_batch(vqa_model: Any) -> Callable[[], object]:
+        return lambda: vqa_model.predict(
+            batch_images, batch_questions, batch_size=len(batch_questions)
+        )
+
+    times = interleaved_latencies(
+        {method: predict_batch(vqa_model) for method, vqa_model in loaded.items()},
+        rounds=params.latency_rounds,
+    )
+    reference = results[UNQUANTIZED]
+    for method, latency in latency_summary(times).items():
+        result = results[method]
+        result |= latency
         result["exact_match_change"] = round(result["exact_match"] - reference["exact_match"], 4)
         result["size_ratio"] = round(result["weight_bytes"] / reference["weight_bytes"], 4)
     return results

@@ -33,8 +33,10 @@ def comparison_markdown(
     *,
     order: Sequence[str],
     metrics: Sequence[str] = TABLE_METRICS,
+    quantization: Mapping[str, Any] | None = None,
 ) -> str:
-    """A markdown report: overall metrics per model, then exact match per question type."""
+    """A markdown report: overall metrics per model, then exact match per question type, then
+    (given the quantize stage's metrics) the quantization trade-off."""
     names = [name for name in order if name in summaries]
     lines = [
         "# Evaluation on the test split",
@@ -67,6 +69,122 @@ def comparison_markdown(
             + ", ".join(f"{t} {counts[t]['n']}" for t in types if t in counts)
             + ".",
         ]
+    if quantization is not None:
+        lines += ["", quantization_markdown(quantization).rstrip("\n")]
+    return "\n".join(lines) + "\n"
+
+
+# --- quantization trade-off -----------------------------------------------------------------------
+
+QUANTIZATION_ORDER: tuple[str, ...] = ("none", "bf16", "int8", "nf4", "fp4")
+"""Row order of the trade-off table: the unquantized reference, then fewer and fewer bits."""
+
+QUANTIZATION_COLUMNS: tuple[str, ...] = (
+    "variant",
+    "weights (MB)",
+    "vs merged",
+    "memory (MB)",
+    "latency median (s)",
+    "latency min–max (s)",
+    "latency vs none",
+    "exact match (%)",
+    "change (points)",
+)
+WALL_CLOCK_COLUMNS: tuple[str, ...] = (
+    "latency median (s)",
+    "latency min–max (s)",
+    "latency vs none",
+)
+"""Columns measured in wall time: unlike everything else in the reports, they vary run to run."""
+
+CHOSEN_MARK = "evaluated"
+"""Marks the variant final_eval evaluates as the "quantized" model (`quantize.method`)."""
+
+
+@dataclass(frozen=True)
+class VariantRow:
+    """One variant of the trade-off table: a cell per column after the name, or why it has none."""
+
+    method: str
+    chosen: bool
+    cells: tuple[str, ...]
+    reason: str | None = None
+    """"failed: …" or "skipped: …" when the variant has no figures (then `cells` is empty)."""
+
+
+def _figure(
+    result: Mapping[str, Any], key: str, form: str, *, scale: float = 1.0, suffix: str = ""
+) -> str:
+    value = result.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return "–"
+    return format(scale * value, form) + suffix
+
+
+def _variant_row(method: str, result: Mapping[str, Any], *, chosen: bool) -> VariantRow:
+    for key, outcome in (("error", "failed"), ("skipped", "skipped")):
+        if result.get(key):
+            return VariantRow(method, chosen, (), reason=f"{outcome}: {result[key]}")
+    low, high = (_figure(result, k, ".3g") for k in ("batch_latency_min_s", "batch_latency_max_s"))
+    cells = (
+        _figure(result, "weight_bytes", ".2f", scale=1e-6),
+        _figure(result, "size_ratio", ".2f", suffix="×"),
+        _figure(result, "memory_footprint_bytes", ".2f", scale=1e-6),
+        _figure(result, "batch_latency_median_s", ".3g"),
+        "–" if "–" in (low, high) else f"{low}–{high}",
+        _figure(result, "batch_latency_ratio_to_none", ".2f", suffix="×"),
+        _figure(result, "exact_match", ".1f", scale=100),
+        _figure(result, "exact_match_change", "+.1f", scale=100),
+    )
+    return VariantRow(method, chosen, cells)
+
+
+def quantization_rows(quantize_metrics: Mapping[str, Any]) -> list[VariantRow]:
+    """The quantize stage's variants as table rows, in QUANTIZATION_ORDER (others after it)."""
+    variants = quantize_metrics.get("variants", {})
+    known = [m for m in QUANTIZATION_ORDER if m in variants]
+    ordered = known + sorted(set(variants) - set(known))
+    chosen = quantize_metrics.get("method")
+    return [_variant_row(m, variants[m], chosen=m == chosen) for m in ordered]
+
+
+def quantization_caption(quantize_metrics: Mapping[str, Any]) -> str:
+    """What the trade-off table's figures are, in plain text (both reports show it)."""
+    batch = quantize_metrics.get("latency_batch_size")
+    rounds = quantize_metrics.get("latency_rounds")
+    timing = "test questions"
+    if batch and rounds:
+        timing = f"{batch} test questions over {rounds} rounds"
+    double = " (4-bit with double quantization)" if quantize_metrics.get("double_quant") else ""
+    return (
+        f"Variants of the merged fine-tuned model{double}. Weights: the saved weight files, and "
+        "their size against the merged model; memory: the loaded model's footprint. Latency: "
+        f"wall time of one batch of {timing} after a warm-up, the variants taking turns in each "
+        "round so that load from other jobs hits all alike: median, min–max, and the median "
+        "per-round ratio to the unquantized model (wall-clock on the machine that ran the "
+        "stage: compare rows, not runs). Exact match: on the whole test split, with its change "
+        f"in points against the unquantized model. “{CHOSEN_MARK}”: the variant scored as "
+        "“quantized” above (quantize.method)."
+    )
+
+
+def quantization_markdown(quantize_metrics: Mapping[str, Any]) -> str:
+    """The trade-off section of the markdown report: one row per variant, the chosen one marked
+    and a failed or skipped variant shown with its reason."""
+    rows = quantization_rows(quantize_metrics)
+    lines = ["## Quantization trade-off", "", quantization_caption(quantize_metrics), ""]
+    if not rows:
+        return "\n".join([*lines, "No variants were measured."]) + "\n"
+    lines.append("| " + " | ".join(QUANTIZATION_COLUMNS) + " |")
+    lines.append("|---|" + "---:|" * (len(QUANTIZATION_COLUMNS) - 1))
+    for row in rows:
+        name = f"**{row.method}** ({CHOSEN_MARK})" if row.chosen else row.method
+        if row.reason is not None:
+            reason = " ".join(row.reason.split()).replace("|", "\\|")
+            cells = [reason] + ["–"] * (len(QUANTIZATION_COLUMNS) - 2)
+        else:
+            cells = list(row.cells)
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

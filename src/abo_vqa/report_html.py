@@ -2,7 +2,9 @@
 
 No scripts, no network: CSS is inline, charts are SVG drawn here, images are small JPEG thumbnails
 in data URIs. The page is a pure function of its inputs (no timestamps, no paths of this machine),
-so the same evaluation gives the same bytes and DVC sees no change when nothing changed.
+so the same evaluation gives the same bytes and DVC sees no change when nothing changed; the
+one exception is the quantization latency, wall-clock figures read from the quantize stage's
+metrics (cells of class "wall-clock").
 """
 
 from __future__ import annotations
@@ -18,7 +20,14 @@ from typing import Any
 from PIL import Image
 
 from abo_vqa.metrics import METRIC_NAMES, METRICS_BY_NAME
-from abo_vqa.report import Example
+from abo_vqa.report import (
+    CHOSEN_MARK,
+    QUANTIZATION_COLUMNS,
+    WALL_CLOCK_COLUMNS,
+    Example,
+    quantization_caption,
+    quantization_rows,
+)
 
 MODEL_LABELS: dict[str, str] = {
     "prior": "prior",
@@ -280,6 +289,37 @@ def by_type_chart_html(summaries: Mapping[str, Mapping[str, Any]], names: Sequen
     return _legend(names) + bar_chart_svg(groups, title="Exact match per question type")
 
 
+def quantization_table_html(quantize_metrics: Mapping[str, Any]) -> str:
+    """The quantization trade-off: one row per variant, the evaluated one marked, a failed or
+    skipped variant with its reason. Wall-clock cells carry class "wall-clock"."""
+    rows = quantization_rows(quantize_metrics)
+    if not rows:
+        return "<p>No quantization variants were measured.</p>"
+    head = "".join(f"<th>{escape(column)}</th>" for column in QUANTIZATION_COLUMNS)
+    figure_columns = QUANTIZATION_COLUMNS[1:]
+    body = []
+    for row in rows:
+        name = escape(row.method)
+        if row.chosen:
+            name += f' <span class="tag">{CHOSEN_MARK}</span>'
+        if row.reason is not None:
+            reason = escape(row.reason)
+            cells = f'<td class="skipped" colspan="{len(figure_columns)}">{reason}</td>'
+        else:
+            cells = "".join(
+                f'<td class="wall-clock">{escape(cell)}</td>'
+                if column in WALL_CLOCK_COLUMNS
+                else f"<td>{escape(cell)}</td>"
+                for column, cell in zip(figure_columns, row.cells, strict=True)
+            )
+        css = ' class="chosen"' if row.chosen else ""
+        body.append(f"<tr{css}><th>{name}</th>{cells}</tr>")
+    return (
+        f'<table class="metrics quantization"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table>"
+    )
+
+
 def _example_card(example: Example, thumbnails: Mapping[str, str]) -> str:
     uri = thumbnails.get(example.image_id)
     picture = (
@@ -352,6 +392,11 @@ flex:none;background:#fff;border:1px solid #eee}
 figcaption{min-width:0;overflow-wrap:anywhere}.question{font-style:italic;margin-bottom:4px}
 figure.correct .verdict{color:#2f9e62}figure.wrong .verdict{color:#d64541}
 .raw,.id{color:#777;font-size:11px}.base{color:#4c78a8}
+table.quantization th,table.quantization td{padding:5px 9px}
+table.quantization thead th{white-space:normal;vertical-align:bottom}
+table.quantization tbody th{white-space:nowrap}table.quantization tr.chosen{background:#f4eef9}
+table.quantization .tag{font-size:11px;font-weight:400;color:#fff;background:#8e5bb5;
+border-radius:3px;padding:0 4px;margin-left:4px}
 """
 
 
@@ -362,6 +407,7 @@ def evaluation_html(
     examples: Sequence[Example],
     thumbnails: Mapping[str, str],
     context: Mapping[str, str] | None = None,
+    quantization: Mapping[str, Any] | None = None,
 ) -> str:
     """The whole report page.
 
@@ -369,6 +415,7 @@ def evaluation_html(
     absent from `summaries` are left out). `examples`: fine-tuned answers to show, grouped by
     question type in the given order; `thumbnails`: image_id -> data URI (see
     `thumbnail_data_uri`). `context`: label -> value lines shown under the title.
+    `quantization`: the quantize stage's metrics, shown as the trade-off table when given.
     """
     names = [name for name in order if name in summaries]
     context_html = ""
@@ -382,6 +429,13 @@ def evaluation_html(
         f"<li><b>{escape(model_label(name))}</b>: {escape(MODEL_DESCRIPTIONS.get(name, name))}</li>"
         for name in names
     )
+    quantization_html = ""
+    if quantization is not None:
+        quantization_html = (
+            "<h2>Quantization trade-off</h2>"
+            f'<p class="lead">{escape(quantization_caption(quantization))}</p>'
+            + quantization_table_html(quantization)
+        )
     body = [
         "<h1>abo-vqa — evaluation on the test split</h1>",
         context_html,
@@ -395,6 +449,7 @@ def evaluation_html(
         overall_chart_html(summaries, names),
         "<h2>Exact match per question type</h2>",
         by_type_chart_html(summaries, names),
+        quantization_html,
         "<h2>Sample answers of the fine-tuned model</h2>",
         '<p class="lead">Per question type, the first correct (green) and the first wrong '
         "(red) answers in a fixed order (by image id, then question), each with the base "

@@ -7,7 +7,7 @@ on an unreachable hub.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -44,9 +44,33 @@ class BlipVQAModel:
     def encode_images(self, images: Sequence[Image.Image]) -> torch.Tensor:
         """Pixel values on the model's device, in the vision tower's dtype."""
         pixels = self.processor.image_processor(as_rgb(images), return_tensors="pt")
+        return self._vision_input(pixels["pixel_values"])
+
+    def _vision_input(self, pixels: torch.Tensor) -> torch.Tensor:
         # Half precision on GPU, or a quantized model's compute dtype.
         pixel_dtype = self._blip().vision_model.embeddings.patch_embedding.weight.dtype
-        return pixels["pixel_values"].to(self.device, pixel_dtype)
+        return pixels.to(self.device, pixel_dtype)
+
+    def image_pixels(self, image: Image.Image) -> torch.Tensor:
+        """One image's float32 pixel values (3, size, size) on the CPU: its slice of
+        `encode_images` before the cast, whatever batch it is in (the processor resizes and
+        normalizes each image on its own), so it may be computed once and reused."""
+        pixels = self.processor.image_processor(as_rgb([image]), return_tensors="pt")
+        return pixels["pixel_values"][0]
+
+    def training_batch_from_pixels(
+        self, pixels: Sequence[torch.Tensor], questions: Sequence[str], answers: Sequence[str]
+    ) -> dict[str, torch.Tensor]:
+        """`training_batch` for images given as their `image_pixels`."""
+        if len(pixels) != len(questions):
+            raise ValueError(f"{len(pixels)} images but {len(questions)} questions")
+        if len(answers) != len(questions):
+            raise ValueError(f"{len(questions)} questions but {len(answers)} answers")
+        return {
+            **self.encode_questions(questions),
+            "pixel_values": self._vision_input(torch.stack(list(pixels))),
+            **self.encode_answers(answers),
+        }
 
     def encode_questions(self, questions: Sequence[str]) -> dict[str, torch.Tensor]:
         """`input_ids` and `attention_mask` of the padded questions."""
@@ -103,13 +127,7 @@ class BlipVQAModel:
         """
         blip = self._blip()
         image_embeds = blip.vision_model(pixel_values=inputs["pixel_values"]).last_hidden_state
-        image_mask = torch.ones(image_embeds.shape[:-1], dtype=torch.long, device=self.device)
-        question_embeds = blip.text_encoder(
-            input_ids=inputs["input_ids"],
-            attention_mask=inputs["attention_mask"],
-            encoder_hidden_states=image_embeds,
-            encoder_attention_mask=image_mask,
-        ).last_hidden_state
+        question_embeds = question_states(blip, inputs, image_embeds)
         start = torch.full(
             (question_embeds.shape[0], 1), blip.decoder_start_token_id, device=self.device
         )
@@ -145,6 +163,44 @@ class BlipVQAModel:
     def save(self, path: str | Path) -> None:
         self.model.save_pretrained(str(path))
         self.processor.save_pretrained(str(path))
+
+
+def question_states(
+    model: BlipForQuestionAnswering,
+    batch: Mapping[str, torch.Tensor],
+    image_embeds: torch.Tensor,
+) -> torch.Tensor:
+    """The question encoder's last hidden states, each question attending to all its image's
+    patches. (B, T, H) from `batch`'s input_ids/attention_mask and (B, P, H) image embeddings."""
+    image_mask = torch.ones(image_embeds.shape[:-1], dtype=torch.long, device=image_embeds.device)
+    return model.text_encoder(
+        input_ids=batch["input_ids"],
+        attention_mask=batch["attention_mask"],
+        encoder_hidden_states=image_embeds,
+        encoder_attention_mask=image_mask,
+    ).last_hidden_state
+
+
+def answer_loss_from_image_embeds(
+    model: BlipForQuestionAnswering,
+    batch: Mapping[str, torch.Tensor],
+    image_embeds: torch.Tensor,
+) -> torch.Tensor:
+    """`BlipForQuestionAnswering.forward`'s training loss from the question encoder on.
+
+    For callers that run the vision tower themselves: once per image for several questions
+    (pretraining), or once per dataset with the tower frozen (bench/bench_train_cache.py).
+    `image_embeds` has one row per row of `batch`'s text tensors.
+    """
+    question_embeds = question_states(model, batch, image_embeds)
+    return model.text_decoder(
+        input_ids=batch["decoder_input_ids"],
+        attention_mask=batch["decoder_attention_mask"],
+        encoder_hidden_states=question_embeds,
+        encoder_attention_mask=batch["attention_mask"],
+        labels=batch["labels"],
+        reduction="mean",
+    ).loss
 
 
 def load_blip(

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 import transformers
 
-from abo_vqa.pretrain.scenes import BACKGROUNDS, SHAPES
+from abo_vqa.pretrain.scenes import BACKGROUNDS, FILLS, SHAPES
 from abo_vqa.pretrain.train import PretrainConfig, pretrain
 
 DEFAULT_OUT = Path("models/base/tiny-blip-vqa")
@@ -103,17 +103,19 @@ Load it with `abo_vqa.models.load_vqa_model("models/base/tiny-blip-vqa")`.
 
 ## How it was built
 Pretrained from scratch (full fine-tuning) on CPU by `src/abo_vqa/pretrain/`, on synthetic scenes
-the project renders: flat geometric objects ({", ".join(SHAPES)}) in the catalogue's colour names,
-on {", ".join(BACKGROUNDS)} backgrounds. Questions ask the colour of the main, named, biggest or
-smallest object or of the background, the kind of background, count objects or one shape, name a
-shape, and check colour, shape or existence with yes/no. {config["echo_rate"]:.0%} of questions
+the project renders: geometric objects ({", ".join(SHAPES)}) in the catalogue's colour names,
+plain or with a surface pattern ({", ".join(FILLS[1:])}) in a shade of their colour, some with a
+dark outline, on {", ".join(BACKGROUNDS)} backgrounds (half the plain ones light). Questions ask the
+colour of the main, named, biggest or smallest object or of the background, the kind of
+background, an object's pattern, count objects or one shape, name a shape, and check colour, shape
+or existence with yes/no. {config["echo_rate"]:.0%} of questions
 are a text-only "repeat the word …" task over the answer vocabulary: it keeps every answer word's
 output embedding reachable for a later LoRA (which leaves the tied output head alone) without
 tying any product word to an image.
 
-Nothing here resembles a catalogue product (no product silhouettes, no patterned objects, no
-studio-white setup): product type, material, pattern, product shape and style are left for LoRA to
-learn; colour, count and yes/no transfer in part.
+Nothing here is a catalogue product (no product silhouettes, no materials, and the pattern names
+are not the catalogue's): product type, material, product shape and style are left for LoRA to
+learn, and so is the naming of catalogue patterns; colour, count and yes/no transfer in part.
 
 ```
 {info["command"]}

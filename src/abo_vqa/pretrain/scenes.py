@@ -1,13 +1,16 @@
 """Generic synthetic VQA scenes for pretraining the offline base model.
 
-A scene is a few flat geometric objects (circles, triangles, stars, donuts…) on a plain, gradient,
-noisy or grid background. Each scene comes with questions whose answers are read off the scene
-description, never off pixels, so they are right by construction.
+A scene is a few geometric objects (circles, triangles, stars, donuts…), plain or patterned, some
+outlined, on a plain, gradient, noisy, grid, striped or dotted background. Each scene comes with
+questions whose answers are read off the scene description, never off pixels, so they are right by
+construction.
 
-The scenes deliberately differ from the catalogue sample (no product silhouettes, no patterned
-products, no studio-white setup): what should transfer zero-shot is the generic skill (name the
-colour of the main object, count objects, check an attribute with yes/no); what must be learnt from
-the catalogue (product type, material, pattern, product shape, style) has no counterpart here.
+The scenes deliberately differ from the catalogue sample (no product silhouettes, no materials,
+pattern names that are not the catalogue's): what should transfer zero-shot is the generic skill
+(name the colour of the main object, count objects, check an attribute with yes/no); what must be
+learnt from the catalogue (product type, material, product shape, style, the names of its
+patterns) has no counterpart here. Surface patterns and outlines give the vision tower features
+that a LoRA can map onto catalogue words.
 
 Everything is a pure function of a seed: `sample_example(seed)` always returns the same image and
 question.
@@ -21,7 +24,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFilter
 
 from abo_vqa.vocabulary import COLORS, all_answer_words
 
@@ -36,8 +39,7 @@ SHAPES: tuple[str, ...] = (
 14 outlines apart is what gives the vision tower features that a LoRA can reuse on products."""
 
 BACKGROUNDS: tuple[str, ...] = ("plain", "gradient", "noisy", "grid", "stripes", "dots")
-"""Textured backgrounds make the vision tower tell textures apart (on backgrounds only: objects
-are always flat, unlike the catalogue's patterned products)."""
+"""Textured backgrounds make the vision tower tell textures apart across the whole image."""
 
 # Reference RGB per colour name; objects jitter around it so that a colour is a region, not a point.
 COLOR_RGB: dict[str, tuple[int, int, int]] = {
@@ -58,6 +60,17 @@ assert set(COLOR_RGB) == set(COLORS)
 
 COLOR_JITTER = 18
 MAX_OBJECTS = 5
+
+FILLS: tuple[str, ...] = ("flat", "lines", "spots", "squares", "speckles")
+"""Surface patterns of objects, in a darker or lighter shade of the object's colour. The names
+are not catalogue pattern words, so a question about the pattern transfers as a skill (look at
+the surface, name what repeats on it) while the catalogue's names are left to fine-tuning."""
+
+LIGHT_BACKGROUNDS: tuple[str, ...] = ("white", "white", "beige", "gray")
+"""Half the plain backgrounds are light: figure and ground then differ by outline and surface,
+not by a bold colour contrast."""
+
+OUTLINE_RGB = (30, 30, 30)
 
 # Names for "the thing in the picture" when every object is alike. Catalogue questions name the
 # product ("what color is the sofa?"); training on arbitrary names teaches the model that the name
@@ -81,6 +94,10 @@ class SceneObject:
     radius: float
     rotation: float
     """Degrees."""
+    fill: str = "flat"
+    fill_rgb: tuple[int, int, int] = (0, 0, 0)
+    """The shade the fill pattern is drawn in (unused for "flat")."""
+    outlined: bool = False
 
 
 @dataclass(frozen=True)
@@ -128,10 +145,18 @@ def _jittered(rng: random.Random, color: str) -> tuple[int, int, int]:
     return r, g, b
 
 
+def _shade(rgb: tuple[int, int, int]) -> tuple[int, int, int]:
+    """A visibly different shade of the same hue: darker for light colours, lighter for dark."""
+    if sum(rgb) > 3 * 150:
+        return tuple(round(0.6 * c) for c in rgb)  # type: ignore[return-value]
+    return tuple(round(c + 0.5 * (255 - c)) for c in rgb)  # type: ignore[return-value]
+
+
 def _sample_background(rng: random.Random) -> Background:
     # Plain backgrounds weigh more: they are where figure and ground are learnt first.
-    kind = rng.choice(("plain", "plain", *BACKGROUNDS))
-    color = rng.choice(COLORS)
+    kind = rng.choice(("plain", "plain", "plain", *BACKGROUNDS))
+    light = kind == "plain" and rng.random() < 0.5
+    color = rng.choice(LIGHT_BACKGROUNDS if light else COLORS)
     second = (
         rng.choice([c for c in COLORS if c != color])
         if kind in ("gradient", "grid", "stripes", "dots")
@@ -165,6 +190,10 @@ def _objects_fit(n: int) -> tuple[float, float]:
     return {1: (40, 85), 2: (30, 46), 3: (26, 38), 4: (24, 33), 5: (22, 29)}[n]
 
 
+def _sample_fill(rng: random.Random) -> str:
+    return "flat" if rng.random() < 0.4 else rng.choice(FILLS[1:])
+
+
 def sample_scene(rng: random.Random) -> Scene:
     """A random scene: half the time several copies of one object, else a mix of objects.
 
@@ -176,17 +205,21 @@ def sample_scene(rng: random.Random) -> Scene:
     n = rng.choice((1, 1, 2, 3, 4)) if uniform else rng.randint(2, MAX_OBJECTS)
     low, high = _objects_fit(n)
     shape, color = rng.choice(SHAPES), rng.choice(usable)
+    fill, outlined = _sample_fill(rng), rng.random() < 0.4
     objects: list[SceneObject] = []
     base_radius = rng.uniform(low, high)
     for _ in range(n):
         if not uniform:
             shape, color = rng.choice(SHAPES), rng.choice(usable)
+            fill, outlined = _sample_fill(rng), rng.random() < 0.4
             radius = rng.uniform(low, high)
         else:
             radius = base_radius * rng.uniform(0.9, 1.1)
         center = _place(rng, radius, objects)
+        rgb = _jittered(rng, color)
+        rotation = rng.uniform(-30, 30)
         objects.append(
-            SceneObject(shape, color, _jittered(rng, color), center, radius, rng.uniform(-30, 30))
+            SceneObject(shape, color, rgb, center, radius, rotation, fill, _shade(rgb), outlined)
         )
     return Scene(background, tuple(objects), rng.randrange(2**31))
 
@@ -311,14 +344,43 @@ def _background_pixels(background: Background, seed: int) -> np.ndarray:
     return np.clip(pixels, 0, 255).astype(np.uint8)
 
 
+def _fill_pixels(fill: str, seed: int) -> np.ndarray:
+    """(CANVAS, CANVAS) bool: where the fill's shade goes. Spacings of 10–18 px survive the
+    model's downscale to 96 px as 5–9 px features. The shade covers at most a third of the
+    surface, so the object's colour stays its main colour."""
+    noise = np.random.default_rng(seed)
+    y, x = np.mgrid[0:CANVAS, 0:CANVAS]
+    spacing = int(noise.integers(10, 19))
+    if fill == "lines":
+        along = (x, y, x + y, x - y + CANVAS)[int(noise.integers(0, 4))]
+        return (along % spacing) < spacing // 3
+    if fill == "spots":
+        dx, dy = x % spacing - spacing / 2, y % spacing - spacing / 2
+        return dx**2 + dy**2 < (0.28 * spacing) ** 2
+    if fill == "squares":
+        side = spacing // 2
+        return ((x // side) % 2 == 0) & ((y // side) % 2 == 0)
+    if fill == "speckles":
+        return noise.random((CANVAS, CANVAS)) < 0.25
+    if fill == "flat":
+        return np.zeros((CANVAS, CANVAS), dtype=bool)
+    raise ValueError(f"unknown fill {fill!r}; known: {list(FILLS)}")
+
+
 def render(scene: Scene) -> Image.Image:
     """The scene as a CANVAS-sided RGB image (a pure function of the scene)."""
     image = Image.fromarray(_background_pixels(scene.background, scene.seed), "RGB")
     # Through a mask, so that holes (donut, moon) show whatever lies beneath.
-    for obj in scene.objects:
+    for index, obj in enumerate(scene.objects):
         mask = Image.new("L", image.size, 0)
         _draw_mask(ImageDraw.Draw(mask), obj)
+        if obj.outlined:
+            image.paste(OUTLINE_RGB, mask=mask.filter(ImageFilter.MaxFilter(5)))
         image.paste(obj.rgb, mask=mask)
+        if obj.fill != "flat":
+            pattern = _fill_pixels(obj.fill, scene.seed + 1 + index)
+            shaded = np.asarray(mask) * pattern.astype(np.uint8)
+            image.paste(obj.fill_rgb, mask=Image.fromarray(shaded, "L"))
     return image
 
 
@@ -358,6 +420,8 @@ def _uniform_question(rng: random.Random, scene: Scene) -> tuple[str, str, str]:
         "shape",
         "shape",
         "shape",
+        "pattern",
+        "pattern",
     )
     kind = rng.choice((*kinds, "background"))
     if kind == "background":
@@ -372,6 +436,9 @@ def _uniform_question(rng: random.Random, scene: Scene) -> tuple[str, str, str]:
             )
         )
         return template.format(noun), first.color, "color_main"
+    if kind == "pattern":
+        template = rng.choice(("what pattern does the {} have?", "what is the pattern on the {}?"))
+        return template.format(noun), first.fill, "pattern"
     if kind == "count":
         template = rng.choice(
             (
@@ -407,7 +474,7 @@ def _mixed_question(rng: random.Random, scene: Scene) -> tuple[str, str, str]:
     clear_smallest = by_size[1].radius > 1.25 * by_size[0].radius
     kinds = ["count_all", "count_shape", "yes_exists", "background"]
     if unique_shapes:
-        kinds += ["color_named", "color_named", "yes_color"]
+        kinds += ["color_named", "color_named", "yes_color", "pattern_named"]
     if unique_colors:
         kinds += ["shape_of_color"]
     if clear_biggest or clear_smallest:
@@ -418,6 +485,10 @@ def _mixed_question(rng: random.Random, scene: Scene) -> tuple[str, str, str]:
         color = colors[shapes.index(shape)]
         template = rng.choice(("what color is the {}?", "what is the color of the {}?"))
         return template.format(shape), color, "color_named"
+    if kind == "pattern_named":
+        shape = rng.choice(unique_shapes)
+        fill = objects[shapes.index(shape)].fill
+        return f"what pattern does the {shape} have?", fill, "pattern"
     if kind == "yes_color":
         shape = rng.choice(unique_shapes)
         value, answer = _yes_no(rng, colors[shapes.index(shape)], COLORS)
@@ -502,7 +573,7 @@ def sample_example(
 
 _QUESTION_TEXT = """
 what color colour is the main of this which how many are shown there items objects object in
-picture a it shape biggest smallest kind background say word repeat
+picture a it shape biggest smallest kind background say word repeat pattern does have on
 """
 
 
@@ -511,6 +582,13 @@ def pretraining_words() -> tuple[str, ...]:
     question_words = _QUESTION_TEXT.split()
     return tuple(
         dict.fromkeys(
-            [*question_words, *SHAPES, *map(_plural, SHAPES), *BACKGROUNDS, *FILLER_NOUNS]
+            [
+                *question_words,
+                *SHAPES,
+                *map(_plural, SHAPES),
+                *BACKGROUNDS,
+                *FILLS,
+                *FILLER_NOUNS,
+            ]
         )
     )

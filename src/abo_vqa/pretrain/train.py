@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import torch
 from transformers import BlipForQuestionAnswering
 
-from abo_vqa.models.blip import BlipVQAModel
+from abo_vqa.models.blip import BlipVQAModel, answer_loss_from_image_embeds
 from abo_vqa.models.tiny import TinyBlipSpec, build_tiny_blip
 from abo_vqa.models.words import CATALOGUE_QUESTION_WORDS, COMMON_WORDS
 from abo_vqa.pretrain.scenes import Example, Question, pretraining_words, sample_example
@@ -97,21 +97,7 @@ def shared_image_loss(
     """
     image_embeds = model.vision_model(pixel_values=batch["pixel_values"]).last_hidden_state
     image_embeds = image_embeds.repeat_interleave(questions_per_image, dim=0)  # (B*k, P, H)
-    image_mask = torch.ones(image_embeds.shape[:-1], dtype=torch.long)
-    question_embeds = model.text_encoder(
-        input_ids=batch["input_ids"],
-        attention_mask=batch["attention_mask"],
-        encoder_hidden_states=image_embeds,
-        encoder_attention_mask=image_mask,
-    ).last_hidden_state
-    return model.text_decoder(
-        input_ids=batch["decoder_input_ids"],
-        attention_mask=batch["decoder_attention_mask"],
-        encoder_hidden_states=question_embeds,
-        encoder_attention_mask=batch["attention_mask"],
-        labels=batch["labels"],
-        reduction="mean",
-    ).loss
+    return answer_loss_from_image_embeds(model, batch, image_embeds)
 
 
 def scene_batch(vqa: BlipVQAModel, examples: Sequence[Example]) -> dict[str, torch.Tensor]:
