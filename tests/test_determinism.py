@@ -27,18 +27,22 @@ from scratch_project import (
     reproduced_project,
 )
 
-from abo_vqa.report import WALL_CLOCK_COLUMNS
+from abo_vqa.report import RUN_DEPENDENT_COLUMNS
 
 pytestmark = pytest.mark.slow
 
-WALL_CLOCK_FIELDS = {
+RUN_DEPENDENT_FIELDS = {
     "metrics/train_lora.json": ("train_runtime_s",),
-    "metrics/quantize.json": ("variants.*.batch_latency_*",),
+    "metrics/quantize.json": (
+        "variants.*.batch_latency_*",
+        "variants.*.peak_memory_bytes",
+    ),
 }
-"""Metrics that measure time (dotted paths, `*` for any key): the only ones allowed to differ."""
+"""Metrics measured on the running machine, time and resident memory (dotted paths, `*` for any
+key): the only ones allowed to differ."""
 
 TIMED_REPORTS = ("reports/comparison.md", "reports/evaluation.html")
-"""Reports that show the quantization latency: equal once its wall-clock cells are blanked."""
+"""Reports that show the quantization latency: equal once their run-dependent cells are blanked."""
 
 ISO_DATE = re.compile(rb"\b20\d\d-[01]\d-[0-3]\d([T ][0-2]\d:[0-5]\d)?")
 
@@ -76,7 +80,7 @@ def flatten(tree: dict, prefix: str = "") -> dict[str, object]:
 
 
 def wall_clock_keys(path: str, metrics: dict) -> set[str]:
-    patterns = WALL_CLOCK_FIELDS.get(path, ())
+    patterns = RUN_DEPENDENT_FIELDS.get(path, ())
     return {key for key in flatten(metrics) if any(fnmatch(key, p) for p in patterns)}
 
 
@@ -86,17 +90,17 @@ def without_wall_clock(path: str, metrics: dict) -> dict[str, object]:
 
 
 def without_wall_clock_cells(path: str, text: str) -> str:
-    """A report with its wall-clock cells emptied: in HTML the cells of class "wall-clock", in
-    markdown the cells under a WALL_CLOCK_COLUMNS header."""
+    """A report with its run-dependent cells emptied: in HTML the cells of that class, in
+    markdown the cells under a RUN_DEPENDENT_COLUMNS header."""
     if path.endswith(".html"):
-        return re.sub(r'(<td class="wall-clock">).*?(</td>)', r"\1\2", text)
+        return re.sub(r'(<td class="run-dependent">).*?(</td>)', r"\1\2", text)
     lines, timed = [], set()
     for line in text.splitlines():
         cells = line.split(" | ")
         if not line.startswith("|"):
             timed = set()  # a table ends at the first line outside it
-        elif any(cell.strip("| ") in WALL_CLOCK_COLUMNS for cell in cells):
-            timed = {i for i, cell in enumerate(cells) if cell.strip("| ") in WALL_CLOCK_COLUMNS}
+        elif any(cell.strip("| ") in RUN_DEPENDENT_COLUMNS for cell in cells):
+            timed = {i for i, cell in enumerate(cells) if cell.strip("| ") in RUN_DEPENDENT_COLUMNS}
         elif timed:
             cells = ["" if i in timed else cell for i, cell in enumerate(cells)]
         lines.append(" | ".join(cells))
@@ -149,7 +153,7 @@ def test_metrics_are_identical_except_wall_clock_fields(runs, outputs):
         a, b = (json.loads((root / path).read_text()) for root in runs)
         assert without_wall_clock(path, a) == without_wall_clock(path, b), path
     # Every exclusion matches a real field: a renamed field must not slip through unnoticed.
-    for path, patterns in WALL_CLOCK_FIELDS.items():
+    for path, patterns in RUN_DEPENDENT_FIELDS.items():
         keys = flatten(json.loads((first / path).read_text()))
         for pattern in patterns:
             assert any(fnmatch(key, pattern) for key in keys), f"{path}: no {pattern}"

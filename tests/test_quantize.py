@@ -6,14 +6,21 @@ Time here is a fake clock that the fake models advance: nothing depends on real 
 
 from __future__ import annotations
 
+import os
 from itertools import pairwise
 from pathlib import Path
 
 import pytest
+import torch
 
 from abo_vqa import quantize
 from abo_vqa.params import QuantizeParams
-from abo_vqa.quantize import interleaved_latencies, latency_summary, measure_variants
+from abo_vqa.quantize import (
+    interleaved_latencies,
+    latency_summary,
+    measure_variants,
+    peak_memory,
+)
 
 
 class FakeClock:
@@ -180,3 +187,26 @@ def test_a_compared_variant_that_fails_is_reported_with_its_reason_and_no_figure
 def test_the_evaluated_variant_must_not_fail(predict_calls):
     with pytest.raises(RuntimeError, match="int8 matmul"):
         measure(method="int8")
+
+
+# --- peak memory ----------------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(
+    torch.cuda.is_available() or not os.access("/proc/self/clear_refs", os.W_OK),
+    reason="measures the peak resident set of a Linux process on the CPU",
+)
+def test_peak_memory_sees_a_temporary_allocation_freed_inside_the_block():
+    with peak_memory() as idle:
+        pass
+    with peak_memory() as busy:
+        scratch = torch.ones(64 * 2**20 // 4)  # 64 MiB, touched so that it is resident
+        del scratch
+    assert busy.how == "rss" and busy.bytes >= 60 * 2**20
+    assert idle.bytes < 60 * 2**20
+
+
+def test_every_measured_variant_reports_its_peak_memory(predict_calls):
+    measured = [result for result in measure().values() if "error" not in result]
+    assert len(measured) == 3
+    assert all(isinstance(result["peak_memory_bytes"], int | None) for result in measured)

@@ -48,6 +48,7 @@ def variant(weights, em, change, median, low, high, ratio):
         "weight_bytes": weights,
         "size_ratio": round(weights / 8_000_000, 4),
         "memory_footprint_bytes": weights - 20_000,
+        "peak_memory_bytes": 2 * weights,
         "exact_match": em,
         "exact_match_change": change,
         "batch_latency_median_s": median,
@@ -85,7 +86,7 @@ def test_the_trade_off_table_has_a_row_per_variant_reference_first_and_marks_the
         "| **nf4** (evaluated)",
     ]
     assert rows[3] == (
-        "| **nf4** (evaluated) | 2.00 | 0.25× | 1.98 | 0.0671 | 0.0602–0.0912 | 0.93× "
+        "| **nf4** (evaluated) | 2.00 | 0.25× | 1.98 | 4.00 | 0.0671 | 0.0602–0.0912 | 0.93× "
         "| 33.1 | +1.4 |"
     )
     assert rows[0].endswith("| 0.0726 | 0.0701–0.0811 | 1.00× | 31.7 | +0.0 |")
@@ -94,7 +95,7 @@ def test_the_trade_off_table_has_a_row_per_variant_reference_first_and_marks_the
 def test_a_failed_or_skipped_variant_shows_its_reason_and_no_figures():
     rows = {line.split(" | ")[0]: line for line in quantization_lines() if line.startswith("| ")}
     assert (
-        rows["| int8"] == "| int8 | failed: RuntimeError: int8 kernel missing" + " | –" * 7 + " |"
+        rows["| int8"] == "| int8 | failed: RuntimeError: int8 kernel missing" + " | –" * 8 + " |"
     )
     # A "|" in the reason must not split the cell.
     assert rows["| bf16"].startswith(r"| bf16 | skipped: bf16 \| matmuls are slow on this CPU | –")

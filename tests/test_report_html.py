@@ -279,6 +279,7 @@ QUANTIZE = {
             "weight_bytes": 3_000_000,
             "size_ratio": 0.375,
             "memory_footprint_bytes": 2_900_000,
+            "peak_memory_bytes": 4_250_000,
             "exact_match": 0.3229,
             "exact_match_change": 0.0058,
             "batch_latency_median_s": 0.105,
@@ -317,6 +318,7 @@ def test_the_report_shows_the_trade_off_of_every_variant():
         "3.00",
         "0.38×",
         "2.90",
+        "4.25",
         "0.105",
         "0.1–0.2",
         "1.45×",
@@ -324,7 +326,7 @@ def test_the_report_shows_the_trade_off_of_every_variant():
         "+0.6",
     ]
     none_cells = re.findall(r"<td[^>]*>(.*?)</td>", rows["none"])
-    assert none_cells == ["8.00", "1.00×", "7.90", "0.0726", "–", "–", "31.7", "+0.0"]
+    assert none_cells == ["8.00", "1.00×", "7.90", "–", "0.0726", "–", "–", "31.7", "+0.0"]
     assert "one batch of 16 test questions over 7 rounds" in html
     assert "double quantization" not in html
 
@@ -338,14 +340,14 @@ def test_the_evaluated_variant_is_marked_and_no_other():
 def test_a_failed_variant_shows_its_escaped_reason_across_the_row_and_no_number():
     cells = quantization_rows(quantization_table_html(QUANTIZE))["fp4"]
     assert cells == (
-        '<td class="skipped" colspan="8">'
+        '<td class="skipped" colspan="9">'
         "failed: OSError: &lt;no fp4 kernel&gt; in libbitsandbytes</td>"
     )
 
 
-def test_only_the_latency_cells_are_marked_as_wall_clock():
-    cells = re.findall(r'<td class="wall-clock">(.*?)</td>', quantization_table_html(QUANTIZE))
-    assert cells == ["0.0726", "–", "–", "0.105", "0.1–0.2", "1.45×"]
+def test_only_the_latency_and_peak_memory_cells_are_marked_as_run_dependent():
+    cells = re.findall(r'<td class="run-dependent">(.*?)</td>', quantization_table_html(QUANTIZE))
+    assert cells == ["–", "0.0726", "–", "–", "4.25", "0.105", "0.1–0.2", "1.45×"]
 
 
 def test_no_trade_off_section_without_the_quantize_metrics():

@@ -7,12 +7,16 @@ variants are measured beside it so that the trade-off is a table, not a guess.
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
+import gc
 import logging
 import statistics
 import tempfile
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -74,6 +78,61 @@ def directory_size(path: Path) -> int:
 def weight_bytes(path: Path) -> int:
     """Bytes of the weight files only (what quantization shrinks)."""
     return sum(f.stat().st_size for f in Path(path).rglob("*.safetensors"))
+
+
+@dataclass
+class PeakMemory:
+    bytes: int | None = None
+    """Peak bytes in use above the level at the start; None where it cannot be measured."""
+    how: str = "unmeasured"
+
+
+def _status_bytes(field: str) -> int:
+    """A memory figure of this process from /proc/self/status (given there in kB)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(f"{field}:"):
+            return int(line.split()[1]) * 1024
+    raise OSError(f"/proc/self/status has no {field}")
+
+
+def _return_free_memory_to_the_system() -> None:
+    """glibc's malloc_trim: memory freed earlier but kept by the allocator would otherwise be
+    reused inside the measured block without raising the resident set, hiding allocations."""
+    # Not glibc: no trim, and the figure may come out a little low; nothing worse.
+    with suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+@contextmanager
+def peak_memory() -> Iterator[PeakMemory]:
+    """Measure the peak memory the block adds to what was in use when it began.
+
+    On a GPU: the CUDA allocator's peak. On a Linux CPU: the peak resident set of the process
+    (VmHWM, whose high-water mark writing "5" to /proc/self/clear_refs resets), which counts
+    torch's allocations and every library's alike; free memory is handed back to the system
+    first, so that reusing it does not hide allocations. The figure still varies a little from
+    run to run. Elsewhere the
+    result stays None.
+    """
+    result = PeakMemory()
+    if torch.cuda.is_available():
+        torch.cuda.synchronize()
+        torch.cuda.reset_peak_memory_stats()
+        start = torch.cuda.memory_allocated()
+        yield result
+        torch.cuda.synchronize()
+        result.bytes, result.how = torch.cuda.max_memory_allocated() - start, "cuda"
+        return
+    gc.collect()  # garbage of earlier work would otherwise be freed, or not, inside the block
+    _return_free_memory_to_the_system()
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+        start = _status_bytes("VmRSS")
+    except OSError:
+        yield result
+        return
+    yield result
+    result.bytes, result.how = max(0, _status_bytes("VmHWM") - start), "rss"
 
 
 UNQUANTIZED = "none"
@@ -142,15 +201,17 @@ def measure_variants(
     images: Mapping[str, Image.Image],
     exact_match: Callable[[Any], float],
 ) -> dict[str, dict[str, Any]]:
-    """Size on disk, memory footprint, batch latency and exact match of every compared variant.
+    """Size on disk, memory footprint, peak memory, batch latency and exact match of every
+    compared variant.
 
     `exact_match(vqa_model) -> float` scores a model on `rows`; changes are reported against
-    the unquantized merged model ("none"). Latency is one batch of `params.latency_batch_size`
+    the unquantized merged model ("none"). Peak memory covers loading the variant and scoring
+    it (see `peak_memory`). Latency is one batch of `params.latency_batch_size`
     rows, timed `params.latency_rounds` times per variant, interleaved (see
     `interleaved_latencies`), so every variant stays loaded until the timing ends. A compared
     variant that fails to load or run gets `{"error": reason}` instead of figures; the reference
-    and `params.method` must succeed. The `batch_latency_*` fields vary run to run; the rest is
-    exact.
+    and `params.method` must succeed. The `batch_latency_*` and `peak_memory_bytes` fields vary
+    run to run; the rest is exact.
     """
     methods = list(dict.fromkeys([UNQUANTIZED, *params.compare, params.method]))
     batch = list(rows[: params.latency_batch_size])
@@ -160,14 +221,18 @@ def measure_variants(
     loaded: dict[str, Any] = {}
     for method in methods:
         try:
-            vqa_model = load_variant(merged_dir, dataclasses.replace(params, method=method), family)
+            with peak_memory() as peak:
+                variant = dataclasses.replace(params, method=method)
+                vqa_model = load_variant(merged_dir, variant, family)
+                score = exact_match(vqa_model)
             with tempfile.TemporaryDirectory() as scratch:
                 vqa_model.save(Path(scratch))
                 size = weight_bytes(Path(scratch))
             results[method] = {
                 "weight_bytes": size,
                 "memory_footprint_bytes": int(vqa_model.model.get_memory_footprint()),
-                "exact_match": round(exact_match(vqa_model), 4),
+                "peak_memory_bytes": peak.bytes,
+                "exact_match": round(score, 4),
             }
         except Exception as error:
             if method in (UNQUANTIZED, params.method):

@@ -84,18 +84,21 @@ QUANTIZATION_COLUMNS: tuple[str, ...] = (
     "weights (MB)",
     "vs merged",
     "memory (MB)",
+    "peak memory (MB)",
     "latency median (s)",
     "latency min–max (s)",
     "latency vs none",
     "exact match (%)",
     "change (points)",
 )
-WALL_CLOCK_COLUMNS: tuple[str, ...] = (
+RUN_DEPENDENT_COLUMNS: tuple[str, ...] = (
+    "peak memory (MB)",
     "latency median (s)",
     "latency min–max (s)",
     "latency vs none",
 )
-"""Columns measured in wall time: unlike everything else in the reports, they vary run to run."""
+"""Columns measured on the machine while the stage ran (wall time, resident memory): unlike
+everything else in the reports, they vary from run to run."""
 
 CHOSEN_MARK = "evaluated"
 """Marks the variant final_eval evaluates as the "quantized" model (`quantize.method`)."""
@@ -130,6 +133,7 @@ def _variant_row(method: str, result: Mapping[str, Any], *, chosen: bool) -> Var
         _figure(result, "weight_bytes", ".2f", scale=1e-6),
         _figure(result, "size_ratio", ".2f", suffix="×"),
         _figure(result, "memory_footprint_bytes", ".2f", scale=1e-6),
+        _figure(result, "peak_memory_bytes", ".2f", scale=1e-6),
         _figure(result, "batch_latency_median_s", ".3g"),
         "–" if "–" in (low, high) else f"{low}–{high}",
         _figure(result, "batch_latency_ratio_to_none", ".2f", suffix="×"),
@@ -158,7 +162,9 @@ def quantization_caption(quantize_metrics: Mapping[str, Any]) -> str:
     double = " (4-bit with double quantization)" if quantize_metrics.get("double_quant") else ""
     return (
         f"Variants of the merged fine-tuned model{double}. Weights: the saved weight files, and "
-        "their size against the merged model; memory: the loaded model's footprint. Latency: "
+        "their size against the merged model; memory: the loaded model's footprint; peak memory: "
+        "the most memory loading the variant and scoring the test split added to the process "
+        "(resident set on a CPU, the allocator's peak on a GPU). Latency: "
         f"wall time of one batch of {timing} after a warm-up, the variants taking turns in each "
         "round so that load from other jobs hits all alike: median, min–max, and the median "
         "per-round ratio to the unquantized model (wall-clock on the machine that ran the "

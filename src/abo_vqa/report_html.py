@@ -3,8 +3,8 @@
 No scripts, no network: CSS is inline, charts are SVG drawn here, images are small JPEG thumbnails
 in data URIs. The page is a pure function of its inputs (no timestamps, no paths of this machine),
 so the same evaluation gives the same bytes and DVC sees no change when nothing changed; the
-one exception is the quantization latency, wall-clock figures read from the quantize stage's
-metrics (cells of class "wall-clock").
+one exception is the quantization latency and peak memory, measured on the machine that ran the
+quantize stage (cells of class "run-dependent").
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from abo_vqa.metrics import METRIC_NAMES, METRICS_BY_NAME
 from abo_vqa.report import (
     CHOSEN_MARK,
     QUANTIZATION_COLUMNS,
-    WALL_CLOCK_COLUMNS,
+    RUN_DEPENDENT_COLUMNS,
     Example,
     quantization_caption,
     quantization_rows,
@@ -291,7 +291,8 @@ def by_type_chart_html(summaries: Mapping[str, Mapping[str, Any]], names: Sequen
 
 def quantization_table_html(quantize_metrics: Mapping[str, Any]) -> str:
     """The quantization trade-off: one row per variant, the evaluated one marked, a failed or
-    skipped variant with its reason. Wall-clock cells carry class "wall-clock"."""
+    skipped variant with its reason. Cells measured on the running machine carry class
+    "run-dependent"."""
     rows = quantization_rows(quantize_metrics)
     if not rows:
         return "<p>No quantization variants were measured.</p>"
@@ -307,8 +308,8 @@ def quantization_table_html(quantize_metrics: Mapping[str, Any]) -> str:
             cells = f'<td class="skipped" colspan="{len(figure_columns)}">{reason}</td>'
         else:
             cells = "".join(
-                f'<td class="wall-clock">{escape(cell)}</td>'
-                if column in WALL_CLOCK_COLUMNS
+                f'<td class="run-dependent">{escape(cell)}</td>'
+                if column in RUN_DEPENDENT_COLUMNS
                 else f"<td>{escape(cell)}</td>"
                 for column, cell in zip(figure_columns, row.cells, strict=True)
             )
