@@ -14,6 +14,7 @@ from PIL import Image
 from tiny_models import ANSWERS, QUESTIONS, TINY_BLIP, build_tiny_test_blip
 
 from abo_vqa.models import load_vqa_model
+from abo_vqa.models.base import batched_predict
 from abo_vqa.models.blip import TIED_OUTPUT_HEAD, BlipVQAModel
 from abo_vqa.models.tiny import wordpiece_vocab
 from abo_vqa.vocabulary import all_answer_words
@@ -153,3 +154,34 @@ def test_every_answer_word_is_one_token_of_the_shipped_base():
     split = {w: tokenizer.tokenize(w) for w in all_answer_words() if tokenizer.tokenize(w) != [w]}
     assert split == {}
     assert tokenizer.unk_token not in tokenizer.tokenize("what is the qzx-9 widget's hue?")
+
+
+def test_with_question_lengths_a_batch_never_mixes_lengths_and_answers_keep_their_order():
+    questions = ["a b", "a", "a b c", "b", "c d", "e", "f"]
+    batches: list[list[str]] = []
+
+    def answer_batch(images, asked):
+        batches.append(list(asked))
+        return [question.upper() for question in asked]
+
+    answers = batched_predict(
+        torch.nn.Linear(1, 1), [None] * len(questions), questions, 2, answer_batch, len
+    )
+    assert answers == [question.upper() for question in questions]
+    assert all(len({len(q) for q in batch}) == 1 for batch in batches)
+    # Groups in order of first appearance, each cut into batches of at most 2.
+    assert batches == [["a b", "c d"], ["a", "b"], ["e", "f"], ["a b c"]]
+
+
+def test_the_blip_adapter_batches_questions_of_one_token_length(tmp_path, monkeypatch):
+    vqa = _tiny(tmp_path)
+    seen: list[set[int]] = []
+    encode = vqa._encode_pairs
+
+    def recording(images, questions):
+        seen.append({vqa._question_length(q) for q in questions})
+        return encode(images, questions)
+
+    monkeypatch.setattr(vqa, "_encode_pairs", recording)
+    vqa.predict(_images(), QUESTIONS, batch_size=4)
+    assert len(seen) > 1 and all(len(lengths) == 1 for lengths in seen)

@@ -103,12 +103,16 @@ def batched_predict(
     questions: Sequence[str],
     batch_size: int,
     answer_batch: Callable[[Sequence[Image.Image], Sequence[str]], list[str]],
+    length_of: Callable[[str], int] | None = None,
 ) -> list[str]:
     """Answers for every question, `batch_size` at a time, with `model` in eval mode throughout.
 
     `answer_batch` turns one slice of images and questions into final answer strings; every
-    adapter's `predict` is this loop around its own encoding and decoding. The model's previous
-    train/eval mode is restored afterwards, also when a batch fails.
+    adapter's `predict` is this loop around its own encoding and decoding. With `length_of` (a
+    question's length in tokens), a batch only holds questions of one length, so none is padded
+    and an answer cannot depend on the other questions in its batch; answers come back in the
+    order asked. The model's previous train/eval mode is restored afterwards, also when a batch
+    fails.
     """
     if len(images) != len(questions):
         raise ValueError(f"{len(images)} images but {len(questions)} questions")
@@ -117,11 +121,28 @@ def batched_predict(
     was_training = model.training
     model.eval()
     try:
-        answers: list[str] = []
+        answers: list[str | None] = [None] * len(questions)
         with torch.no_grad():
-            for start in range(0, len(questions), batch_size):
-                stop = start + batch_size
-                answers.extend(answer_batch(images[start:stop], questions[start:stop]))
-        return answers
+            for batch in _batches(questions, batch_size, length_of):
+                asked = answer_batch([images[i] for i in batch], [questions[i] for i in batch])
+                for index, answer in zip(batch, asked, strict=True):
+                    answers[index] = answer
+        return answers  # type: ignore[return-value]  # every index was filled
     finally:
         model.train(was_training)
+
+
+def _batches(
+    questions: Sequence[str], batch_size: int, length_of: Callable[[str], int] | None
+) -> list[list[int]]:
+    """Question indices in batches: consecutive slices, or slices of each length group (in order
+    of first appearance) when `length_of` is given."""
+    groups: dict[int, list[int]] = {}
+    for index, question in enumerate(questions):
+        key = length_of(question) if length_of else 0
+        groups.setdefault(key, []).append(index)
+    return [
+        group[start : start + batch_size]
+        for group in groups.values()
+        for start in range(0, len(group), batch_size)
+    ]

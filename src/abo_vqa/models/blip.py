@@ -158,7 +158,16 @@ class BlipVQAModel:
             decoded = self.processor.tokenizer.batch_decode(ids, skip_special_tokens=True)
             return [answer.strip() for answer in decoded]
 
-        return batched_predict(self.model, images, questions, batch_size, answer_batch)
+        # Batches of one question length: in transformers 5.23 the BLIP text layers drop the
+        # cross-attention mask, so the answer decoder attends to question padding and a padded
+        # question could get another answer than alone (3 of 256 in bench/bench_predict.py with
+        # mixed lengths; 0 of 256 with batches of one length).
+        return batched_predict(
+            self.model, images, questions, batch_size, answer_batch, length_of=self._question_length
+        )
+
+    def _question_length(self, question: str) -> int:
+        return len(self.processor.tokenizer(question)["input_ids"])
 
     def save(self, path: str | Path) -> None:
         self.model.save_pretrained(str(path))
