@@ -63,6 +63,8 @@ def test_value_ranges_are_checked(tmp_path):
         load_params(write_params(tmp_path, {"generate_qa": {"question_types": ["colour"]}}))
     with pytest.raises(ParamsError, match=r"quantize\.latency_rounds: must be positive"):
         load_params(write_params(tmp_path, {"quantize": {"latency_rounds": 0}}))
+    with pytest.raises(ParamsError, match=r"quantize\.latency_batch_size: must be positive"):
+        load_params(write_params(tmp_path, {"quantize": {"latency_batch_size": 0}}))
 
 
 def test_numbers_written_as_yaml_strings_are_accepted_where_floats_are_expected(tmp_path):

@@ -378,6 +378,7 @@ class QuantizeParams:
     the min–max over the rounds."""
 
     def __post_init__(self) -> None:
+        check(self.latency_batch_size > 0, "quantize.latency_batch_size", "must be positive")
         check(self.latency_rounds > 0, "quantize.latency_rounds", "must be positive")
 
 
