@@ -10,8 +10,14 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import pytest
 import torch
-from PIL import Image
-from tiny_models import ANSWERS, QUESTIONS, TINY_BLIP, build_tiny_test_blip
+from tiny_models import (
+    ANSWERS,
+    QUESTIONS,
+    TINY_BLIP,
+    build_tiny_test_blip,
+    example_images,
+    fit_on_examples,
+)
 
 from abo_vqa.models import load_vqa_model
 from abo_vqa.models.base import batched_predict
@@ -25,33 +31,10 @@ SHIPPED_BASE = Path(__file__).resolve().parents[1] / "models" / "base" / "tiny-b
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def _images() -> list[Image.Image]:
-    """Four distinct images, one of them not RGB (the adapter must convert it)."""
-    colours = ((200, 30, 30), (30, 30, 200), (30, 200, 30))
-    images = [Image.new("RGB", (40, 48), colour) for colour in colours]
-    return [*images, Image.new("L", (50, 30), 128)]
-
-
 def _tiny(tmp_path: Path) -> BlipVQAModel:
     model, processor = build_tiny_test_blip()
     BlipVQAModel(model, processor, torch.device("cpu")).save(tmp_path / "tiny")
     return load_vqa_model(str(tmp_path / "tiny"))
-
-
-def _fit(vqa: BlipVQAModel, steps: int) -> list[float]:
-    """Full fine-tuning on the fixed four examples; returns the loss at each step."""
-    torch.manual_seed(0)
-    optimizer = torch.optim.AdamW(vqa.model.parameters(), lr=3e-3)
-    batch = vqa.training_batch(_images(), QUESTIONS, ANSWERS)
-    vqa.model.train()
-    losses = []
-    for _ in range(steps):
-        loss = vqa.model(**batch).loss
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
-        losses.append(loss.item())
-    return losses
 
 
 def test_saved_tiny_model_loads_back_with_its_processor(tmp_path):
@@ -63,16 +46,16 @@ def test_saved_tiny_model_loads_back_with_its_processor(tmp_path):
 
 
 def test_predict_returns_one_answer_per_question(tmp_path):
-    answers = _tiny(tmp_path).predict(_images(), QUESTIONS, batch_size=3)
+    answers = _tiny(tmp_path).predict(example_images(), QUESTIONS, batch_size=3)
     assert len(answers) == len(QUESTIONS)
     assert all(isinstance(answer, str) for answer in answers)
 
 
 def test_batched_predictions_equal_one_at_a_time(tmp_path):
     vqa = _tiny(tmp_path)
-    _fit(vqa, steps=60)  # so that answers depend on image and question
-    batched = vqa.predict(_images(), QUESTIONS, batch_size=4)
-    pairs = zip(_images(), QUESTIONS, strict=True)
+    fit_on_examples(vqa, steps=60, lr=3e-3)  # so that answers depend on image and question
+    batched = vqa.predict(example_images(), QUESTIONS, batch_size=4)
+    pairs = zip(example_images(), QUESTIONS, strict=True)
     single = [vqa.predict([image], [question])[0] for image, question in pairs]
     assert batched == single
     assert len(set(batched)) > 1, "a model answering everything alike proves nothing here"
@@ -81,13 +64,13 @@ def test_batched_predictions_equal_one_at_a_time(tmp_path):
 def test_predict_restores_training_mode(tmp_path):
     vqa = _tiny(tmp_path)
     vqa.model.train()
-    vqa.predict(_images()[:1], QUESTIONS[:1])
+    vqa.predict(example_images()[:1], QUESTIONS[:1])
     assert vqa.model.training
 
 
 def test_training_batch_masks_exactly_the_answer_padding(tmp_path):
     vqa = _tiny(tmp_path)
-    batch = vqa.training_batch(_images(), QUESTIONS, ("red", "yes", "rectangular", "xyz"))
+    batch = vqa.training_batch(example_images(), QUESTIONS, ("red", "yes", "rectangular", "xyz"))
     labels, mask = batch["labels"], batch["decoder_attention_mask"]
     assert labels.shape == batch["decoder_input_ids"].shape == mask.shape
     assert torch.equal(labels == -100, mask == 0)
@@ -100,7 +83,7 @@ def test_training_batch_masks_exactly_the_answer_padding(tmp_path):
 
 
 def test_loss_is_finite_and_decreases_on_a_fixed_batch(tmp_path):
-    losses = _fit(_tiny(tmp_path), steps=15)
+    losses = fit_on_examples(_tiny(tmp_path), steps=15, lr=3e-3)
     assert all(math.isfinite(loss) for loss in losses)
     assert losses[-1] < 0.75 * losses[0]
 
@@ -108,9 +91,9 @@ def test_loss_is_finite_and_decreases_on_a_fixed_batch(tmp_path):
 def test_mismatched_inputs_are_rejected(tmp_path):
     vqa = _tiny(tmp_path)
     with pytest.raises(ValueError, match="2 images but 1 questions"):
-        vqa.predict(_images()[:2], QUESTIONS[:1])
+        vqa.predict(example_images()[:2], QUESTIONS[:1])
     with pytest.raises(ValueError, match="answers"):
-        vqa.training_batch(_images()[:2], QUESTIONS[:2], ANSWERS[:1])
+        vqa.training_batch(example_images()[:2], QUESTIONS[:2], ANSWERS[:1])
 
 
 def test_unknown_family_is_an_error():
@@ -134,8 +117,9 @@ def test_all_linear_lora_leaves_the_tied_output_head_alone(tmp_path):
     wrapped = {name for name, module in vqa.model.named_modules() if hasattr(module, "lora_A")}
     assert not any(name.endswith(TIED_OUTPUT_HEAD) for name in wrapped)
     assert any("text_decoder" in name for name in wrapped)
-    assert len(vqa.predict(_images()[:2], QUESTIONS[:2])) == 2  # predict works through peft
-    assert "loss" in vqa.model(**vqa.training_batch(_images()[:2], QUESTIONS[:2], ANSWERS[:2]))
+    assert len(vqa.predict(example_images()[:2], QUESTIONS[:2])) == 2  # predict works through peft
+    batch = vqa.training_batch(example_images()[:2], QUESTIONS[:2], ANSWERS[:2])
+    assert "loss" in vqa.model(**batch)
 
 
 def test_vocabulary_words_must_be_plain_words():
@@ -145,7 +129,7 @@ def test_vocabulary_words_must_be_plain_words():
 
 def test_shipped_base_model_loads_offline_and_answers():
     vqa = load_vqa_model(str(SHIPPED_BASE))
-    answers = vqa.predict(_images()[:2], QUESTIONS[:2])
+    answers = vqa.predict(example_images()[:2], QUESTIONS[:2])
     assert len(answers) == 2
 
 
@@ -183,5 +167,5 @@ def test_the_blip_adapter_batches_questions_of_one_token_length(tmp_path, monkey
         return encode(images, questions)
 
     monkeypatch.setattr(vqa, "_encode_pairs", recording)
-    vqa.predict(_images(), QUESTIONS, batch_size=4)
+    vqa.predict(example_images(), QUESTIONS, batch_size=4)
     assert len(seen) > 1 and all(len(lengths) == 1 for lengths in seen)

@@ -16,7 +16,7 @@ import pytest
 import tiny_models
 import torch
 from peft import get_peft_model
-from PIL import Image
+from tiny_models import ANSWERS, QUESTIONS, example_images, fit_on_examples
 
 from abo_vqa.config import ParamsError, parse_section
 from abo_vqa.models import FAMILIES, load_vqa_model
@@ -33,8 +33,6 @@ from abo_vqa.quantize import merge_adapter
 from abo_vqa.train import QADataset, lora_config, train_lora
 
 # Questions of different lengths, so that every batch pads; answers of 1 to 3 tokens.
-QUESTIONS = ("what color is the chair?", "how many are shown?", "is the mug red?", "what?")
-ANSWERS = ("red", "2", "yes", "wood")
 VILT_LABELS = ("red", "2", "yes", "wood", "no")
 
 # transformers 5.23 builds a Qwen2-VL processor only with torchvision (the processor checks its
@@ -81,13 +79,6 @@ def _params(names):
     return [pytest.param(n, marks=NO_TORCHVISION) if n in NEEDS_TORCHVISION else n for n in names]
 
 
-def _images() -> list[Image.Image]:
-    """Four distinct images of different shapes, one of them not RGB."""
-    colours = ((200, 30, 30), (30, 30, 200), (30, 200, 30))
-    images = [Image.new("RGB", (40, 48), colour) for colour in colours]
-    return [*images, Image.new("L", (50, 30), 128)]
-
-
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
@@ -106,23 +97,6 @@ def saved(tmp_path_factory) -> Callable[[str], Path]:
 
 def _load(saved, name: str):
     return load_vqa_model(str(saved(name)), family=ZOO[name].family)
-
-
-def _fit(vqa, steps: int, lr: float) -> list[float]:
-    """Train the trainable parameters of `vqa.model` on the four examples; the loss per step."""
-    torch.manual_seed(0)
-    params = [p for p in vqa.model.parameters() if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=lr)
-    batch = vqa.training_batch(_images(), QUESTIONS, ANSWERS)
-    vqa.model.train()
-    losses = []
-    for _ in range(steps):
-        loss = vqa.model(**batch).loss
-        loss.backward()
-        optimizer.step()
-        optimizer.zero_grad()
-        losses.append(loss.item())
-    return losses
 
 
 def _lora(vqa):
@@ -160,32 +134,32 @@ def test_a_model_fitted_on_four_examples_answers_them_in_any_batching(saved, nam
     """Training labels and generation agree (what was trained is what is predicted: the answer
     alone, never the prompt), and padding in a batch changes no answer."""
     vqa = _load(saved, name)
-    losses = _fit(vqa, steps=50, lr=5e-3)
+    losses = fit_on_examples(vqa, steps=50, lr=5e-3)
     assert losses[-1] < 0.1 * losses[0]
     for batch_size in (4, 3, 1):  # one batch; a full and a partial one; no padding at all
-        assert vqa.predict(_images(), QUESTIONS, batch_size=batch_size) == list(ANSWERS)
+        assert vqa.predict(example_images(), QUESTIONS, batch_size=batch_size) == list(ANSWERS)
 
 
 @pytest.mark.parametrize("name", _params(ZOO))
 def test_lora_lowers_the_loss_and_the_merged_model_reloads_identically(saved, name, tmp_path):
     vqa = _load(saved, name)
-    batch = vqa.training_batch(_images(), QUESTIONS, ANSWERS)
+    batch = vqa.training_batch(example_images(), QUESTIONS, ANSWERS)
     vqa.model = get_peft_model(vqa.model, _lora(vqa))
     wrapped = [n for n, m in vqa.model.named_modules() if hasattr(m, "lora_A")]
     assert wrapped
     assert not any(n.endswith(x) for n in wrapped for x in vqa.lora_exclude_modules)
-    losses = _fit(vqa, steps=5, lr=1e-2)
+    losses = fit_on_examples(vqa, steps=5, lr=1e-2)
     assert all(math.isfinite(loss) for loss in losses)
     assert losses[-1] < losses[0]
 
-    predicted = vqa.predict(_images(), QUESTIONS)  # through the PEFT wrapper
+    predicted = vqa.predict(example_images(), QUESTIONS)  # through the PEFT wrapper
     merge_adapter(vqa)
     vqa.model.eval()
     with torch.no_grad():
         loss = vqa.model(**batch).loss.item()
     vqa.save(tmp_path / "merged")
     reloaded = load_vqa_model(str(tmp_path / "merged"), family=ZOO[name].family)
-    assert reloaded.predict(_images(), QUESTIONS) == predicted
+    assert reloaded.predict(example_images(), QUESTIONS) == predicted
     with torch.no_grad():
         assert reloaded.model(**batch).loss.item() == pytest.approx(loss, rel=1e-5)
 
@@ -198,7 +172,7 @@ def test_train_lora_runs_on_the_adapter_and_trains_the_vilt_head_whole(saved, na
         {"image_id": str(i), "question": q, "answer": a}
         for i, (q, a) in enumerate(zip(QUESTIONS, ANSWERS, strict=True))
     ]
-    images = {row["image_id"]: image for row, image in zip(rows, _images(), strict=True)}
+    images = {row["image_id"]: image for row, image in zip(rows, example_images(), strict=True)}
     result = train_lora(
         vqa,
         QADataset(rows, images),
@@ -213,7 +187,7 @@ def test_train_lora_runs_on_the_adapter_and_trains_the_vilt_head_whole(saved, na
     head_trained = any("classifier" in n and "modules_to_save" in n for n in trained)
     assert head_trained == (name == "vilt")
     vqa.model = result.model
-    assert len(vqa.predict(_images(), QUESTIONS)) == len(QUESTIONS)
+    assert len(vqa.predict(example_images(), QUESTIONS)) == len(QUESTIONS)
 
 
 @pytest.mark.parametrize(("name", "method"), [("vilt", "nf4"), ("llava-1.5", "int8")])
@@ -231,11 +205,13 @@ def test_quantized_loading_predicts_and_reloads(saved, name, method, tmp_path):
     vqa = load_vqa_model(str(saved(name)), family=family, quantization_config=config)
     layers = {type(m).__name__ for m in vqa.model.modules()}
     assert ("Linear4bit" if method == "nf4" else "Linear8bitLt") in layers
-    predicted = vqa.predict(_images(), QUESTIONS)
+    predicted = vqa.predict(example_images(), QUESTIONS)
     assert len(predicted) == len(QUESTIONS)
     vqa.save(tmp_path / "quantized")
     assert (
-        load_vqa_model(str(tmp_path / "quantized"), family=family).predict(_images(), QUESTIONS)
+        load_vqa_model(str(tmp_path / "quantized"), family=family).predict(
+            example_images(), QUESTIONS
+        )
         == predicted
     )
 
@@ -254,11 +230,11 @@ def test_vilt_head_stays_in_full_precision_when_quantized(saved):
 def test_mismatched_inputs_are_rejected(saved, name):
     vqa = _load(saved, name)
     with pytest.raises(ValueError, match="2 images but 1 questions"):
-        vqa.predict(_images()[:2], QUESTIONS[:1])
+        vqa.predict(example_images()[:2], QUESTIONS[:1])
     with pytest.raises(ValueError, match="2 questions but 1 answers"):
-        vqa.training_batch(_images()[:2], QUESTIONS[:2], ANSWERS[:1])
+        vqa.training_batch(example_images()[:2], QUESTIONS[:2], ANSWERS[:1])
     with pytest.raises(ValueError, match="batch_size"):
-        vqa.predict(_images()[:1], QUESTIONS[:1], batch_size=0)
+        vqa.predict(example_images()[:1], QUESTIONS[:1], batch_size=0)
 
 
 # --- generative families: which tokens carry labels -----------------------------------------
@@ -267,7 +243,7 @@ def test_mismatched_inputs_are_rejected(saved, name):
 @pytest.mark.parametrize("name", _params([n for n in GENERATIVE if n != "blip2-flan-t5"]))
 def test_only_the_answer_and_its_end_token_carry_labels(saved, name):
     vqa = _load(saved, name)
-    batch = vqa.training_batch(_images(), QUESTIONS, ANSWERS)
+    batch = vqa.training_batch(example_images(), QUESTIONS, ANSWERS)
     ids, mask, labels = batch["input_ids"], batch["attention_mask"], batch["labels"]
     assert labels.shape == ids.shape
     assert (mask == 0).any(), "questions differ in length, so the batch must be padded"
@@ -285,7 +261,7 @@ def test_only_the_answer_and_its_end_token_carry_labels(saved, name):
 
 def test_encoder_decoder_blip2_labels_the_answer_and_feeds_the_prompt_to_the_encoder(saved):
     vqa = _load(saved, "blip2-flan-t5")
-    batch = vqa.training_batch(_images(), QUESTIONS, ANSWERS)
+    batch = vqa.training_batch(example_images(), QUESTIONS, ANSWERS)
     tokenizer = vqa.processor.tokenizer
     for row, answer in enumerate(ANSWERS):
         labels = batch["labels"][row]
@@ -297,7 +273,7 @@ def test_encoder_decoder_blip2_labels_the_answer_and_feeds_the_prompt_to_the_enc
 
 def test_blip2_puts_one_placeholder_per_query_token_before_the_prompt(saved):
     vqa = _load(saved, "blip2-opt")
-    batch = vqa.training_batch(_images(), QUESTIONS, ANSWERS)
+    batch = vqa.training_batch(example_images(), QUESTIONS, ANSWERS)
     image_token = vqa.model.config.image_token_id
     placeholders = batch["input_ids"][:, : tiny_models.QUERY_TOKENS]
     assert (placeholders == image_token).all()
@@ -306,7 +282,7 @@ def test_blip2_puts_one_placeholder_per_query_token_before_the_prompt(saved):
 
 def test_instructblip_q_former_reads_the_prompt_never_the_answer(saved):
     vqa = _load(saved, "instructblip")
-    batch = vqa.training_batch(_images(), QUESTIONS, ("red", "2", "yes", "purple"))
+    batch = vqa.training_batch(example_images(), QUESTIONS, ("red", "2", "yes", "purple"))
     qformer_tokenizer = vqa.processor.qformer_tokenizer
     texts = qformer_tokenizer.batch_decode(batch["qformer_input_ids"], skip_special_tokens=True)
     assert texts[3] == "question : what? answer :"
@@ -337,7 +313,7 @@ def test_chat_turn_closed_by_the_template_keeps_its_own_end_marker(saved):
 
 def test_vilt_targets_mark_the_answer_label_and_count_answers_without_one(saved):
     vqa = _load(saved, "vilt")
-    batch = vqa.training_batch(_images(), QUESTIONS, ("Red", "2", "walnut", "no"))
+    batch = vqa.training_batch(example_images(), QUESTIONS, ("Red", "2", "walnut", "no"))
     expected = torch.zeros(4, len(VILT_LABELS))
     expected[0, VILT_LABELS.index("red")] = 1.0  # matched case-insensitively
     expected[1, VILT_LABELS.index("2")] = 1.0

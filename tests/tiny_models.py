@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import torch
+from PIL import Image
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import PreTrainedTokenizerFast
 
@@ -41,6 +42,31 @@ def build_tiny_test_blip() -> tuple:
 # Questions of different lengths, so that a batch pads some of them.
 QUESTIONS = ("what color is the chair?", "how many are shown?", "is the mug red?", "what?")
 ANSWERS = ("red", "2", "yes", "wood")
+
+
+def example_images() -> list[Image.Image]:
+    """Four distinct images of different sizes for QUESTIONS, one not RGB (adapters convert it)."""
+    colours = ((200, 30, 30), (30, 30, 200), (30, 200, 30))
+    images = [Image.new("RGB", (40, 48), colour) for colour in colours]
+    return [*images, Image.new("L", (50, 30), 128)]
+
+
+def fit_on_examples(vqa, steps: int, lr: float) -> list[float]:
+    """Train the trainable parameters of `vqa.model` on the four examples; the loss per step."""
+    torch.manual_seed(0)
+    params = [p for p in vqa.model.parameters() if p.requires_grad]
+    optimizer = torch.optim.AdamW(params, lr=lr)
+    batch = vqa.training_batch(example_images(), QUESTIONS, ANSWERS)
+    vqa.model.train()
+    losses = []
+    for _ in range(steps):
+        loss = vqa.model(**batch).loss
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+        losses.append(loss.item())
+    return losses
+
 
 _CORPUS = (
     "Question: what color is the chair? Answer: red",
