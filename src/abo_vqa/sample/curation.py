@@ -18,8 +18,9 @@ on open-vocabulary data offline:
   yes/no question answered with another word, a choice answered with an option it did not offer,
   the answer inside its question, duplicates, unknown images, rows without an image. The
   ``planted_defect`` column names the reason the import must reject each for (empty for a valid
-  pair); ``truth_type`` is the question type the project should give a valid pair. The importer
-  ignores both columns.
+  pair); ``truth_type`` is the question type the project should give a valid pair, and
+  ``answer_source`` says whether its answer is the image's truth (``image``) or drawn
+  (``drawn``). The importer ignores these three columns.
 
     python -m abo_vqa.sample.curation --listings data/filtered/listings.jsonl --out curation.csv
 """
@@ -46,6 +47,7 @@ CURATION_COLUMNS: tuple[str, ...] = (
     "answer",
     "question_type",
     "truth_type",
+    "answer_source",
     "planted_defect",
 )
 """Columns of the curation CSV; the csv provider reads the first four."""
@@ -156,6 +158,8 @@ class CurationRow:
     answer: str
     question_type: str = ""
     truth_type: str = ""
+    answer_source: str = ""
+    """"image": the true answer, which the render shows; "drawn": drawn from a word list."""
     planted_defect: str = ""
 
     def as_dict(self) -> dict[str, str]:
@@ -194,14 +198,18 @@ class _ImageQuestions:
         self.rows: list[CurationRow] = []
         self._seen: set[str] = set()
 
-    def add(self, question: str, answer: str, label: str, truth_type: str) -> bool:
+    def add(
+        self, question: str, answer: str, label: str, truth_type: str, source: str = "image"
+    ) -> bool:
         key = normalize_question(question)
         word = normalize_answer(answer)
         if key in self._seen or (truth_type not in ("yes_no", "choice") and word in key.split()):
             return False
         self._seen.add(key)
         self.rows.append(
-            CurationRow(self.image_name, question, _surface(self.rng, answer), label, truth_type)
+            CurationRow(
+                self.image_name, question, _surface(self.rng, answer), label, truth_type, source
+            )
         )
         return True
 
@@ -263,7 +271,7 @@ def _choice(rng: random.Random, facts: GroundedFacts, noun: str, out: _ImageQues
         return
     wording, (likely, other) = rng.choice(OPEN_CHOICES)
     answer = likely if rng.random() < 0.7 else other
-    out.add(wording.format(p=noun), answer, label, "choice")
+    out.add(wording.format(p=noun), answer, label, "choice", "drawn")
 
 
 def _open_questions(rng: random.Random, noun: str, out: _ImageQuestions) -> None:
@@ -278,13 +286,12 @@ def _open_questions(rng: random.Random, noun: str, out: _ImageQuestions) -> None
         if kind in SUBTYPES and rng.random() < 0.15:
             question = rng.choice(SUBTYPE_WORDINGS).format(p=noun)
             answer = _zipf_choice(rng, SUBTYPES[kind])
-            out.add(question, answer, rng.choice(("", "product type")), "product_type")
+            out.add(question, answer, rng.choice(("", "product type")), "product_type", "drawn")
             continue
         topic = rng.choices(topics, weights=weights)[0]
         question = rng.choice(topic.wordings).format(p=noun)
-        out.add(
-            question, _zipf_choice(rng, topic.words), rng.choice(topic.labels), topic.truth_type
-        )
+        answer = _zipf_choice(rng, topic.words)
+        out.add(question, answer, rng.choice(topic.labels), topic.truth_type, "drawn")
 
 
 def _zipf_choice(rng: random.Random, words: Sequence[str]) -> str:
@@ -315,7 +322,7 @@ def valid_rows(listing: Mapping[str, Any], seed: int) -> list[CurationRow]:
 
 def _defect_row(rng: random.Random, kind: str, base: CurationRow, noun_hint: str) -> CurationRow:
     """A row carrying defect `kind`, built from a valid row `base` of the same image."""
-    row = replace(base, planted_defect=kind, truth_type="", question_type="")
+    row = replace(base, planted_defect=kind, truth_type="", question_type="", answer_source="")
     if kind == "multi_word_answer":
         return replace(row, question=base.question, answer=rng.choice(_MULTI_WORD))
     if kind == "empty_answer":

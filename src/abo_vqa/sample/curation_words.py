@@ -351,7 +351,7 @@ OPEN_TOPICS: tuple[OpenTopic, ...] = (
         (
             "What animal is depicted",
             "What animal is depicted on the {p}?",
-            "Which animal appears in the design of the {p}",
+            "Which animal appears in the {p} artwork",
             "What animal is shown on the {p}?",
         ),
         _ANIMALS,
@@ -439,7 +439,7 @@ OPEN_TOPICS: tuple[OpenTopic, ...] = (
     OpenTopic(
         "flower",
         "other",
-        ("What flower is depicted on the {p}?", "What plant is shown in the design?"),
+        ("What flower is depicted on the {p}?", "What plant is shown in the print?"),
         _FLOWERS,
         labels=("", "other"),
     ),
@@ -550,7 +550,7 @@ OPEN_TOPICS: tuple[OpenTopic, ...] = (
     OpenTopic(
         "shaped_like",
         "other",
-        ("What object is the {p} decoration shaped like?",),
+        ("What is the {p} decoration shaped like?",),
         _SHAPED_LIKE,
         labels=("",),
     ),
