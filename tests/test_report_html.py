@@ -171,6 +171,24 @@ def test_per_type_bars_for_every_model_with_their_values():
     assert len(bars) == 3 * 2
 
 
+def test_every_open_question_type_is_charted_and_tabled_with_its_count():
+    kinds = {"other": 9, "choice": 7, "text": 5, "texture": 3, "yes_no": 2, "animal": 1}
+    by_type = {t: {"n": n, "exact_match": n / 10} for t, n in kinds.items()}
+    halved = {t: {"n": v["n"], "exact_match": v["exact_match"] / 2} for t, v in by_type.items()}
+    summaries = {
+        "prior": summary(0.2, 0.1, 0.3, by_type),
+        "finetuned": summary(0.5, 0.4, 0.6, halved),
+    }
+    html = evaluation_html(summaries, order=ORDER, examples=[], thumbnails={})
+    per_type = html.split("<h2>Exact match per question type</h2>")[1]
+    groups = re.findall(r'<text class="group"[^>]*>([^<]*)</text>', per_type)
+    assert groups == [f"{t} (n={n})" for t, n in kinds.items()]  # most questions first
+    table = html.split('class="metrics by-type"')[1].split("</table>")[0]
+    rows = re.findall(r"<tr><th>([^<]*)</th><td>(\d+)</td>(.*?)</tr>", table)
+    assert [(t, int(n)) for t, n, _ in rows] == list(kinds.items())
+    assert rows[0][2] == '<td class="best">0.900</td><td>0.450</td>'
+
+
 def test_sample_answers_show_reference_fine_tuned_and_base_answers():
     html = page()
     text = " ".join(parsed(html).text)
