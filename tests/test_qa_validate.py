@@ -6,7 +6,7 @@ import pytest
 
 from abo_vqa.answers import normalize_reference, vqa_normalize
 from abo_vqa.params import QUESTION_TYPES
-from abo_vqa.qa.base import QAPair
+from abo_vqa.qa.base import ProviderRun, QAPair, RejectedPair
 from abo_vqa.qa.validate import (
     canonical_question_type,
     infer_question_type,
@@ -102,6 +102,7 @@ def test_valid_pairs_are_kept_with_normalised_answers_in_order():
         (pair("Is the surface matte or shiny?", "glossy", ""), "answer_not_an_option"),
         (pair("Is the suitcase hard or soft?", "yes", "yes_no"), "answer_not_an_option"),
         (pair("Is it red, blue or green?", "pink", "color"), "answer_not_an_option"),
+        (pair("Is the shade white or light gray?", "dark", ""), "answer_not_an_option"),
         (pair("What color is the red chair?", "Red"), "answer_in_question"),
     ],
 )
@@ -171,6 +172,7 @@ def test_types_outside_the_runs_selection_are_rejected_only_when_asked():
         ("Is the surface matte or shiny", "shiny", "choice"),
         ("Is the chaise on the left or right", "right", "choice"),
         ("Which side is the handle on, left or right?", "left", "choice"),
+        ("Is the shade white or light gray?", "gray", "choice"),
         ("Is there a lid or not?", "yes", "yes_no"),
     ],
 )
@@ -259,3 +261,19 @@ def test_validation_does_not_modify_its_input():
     pairs = [pair("  What color is it? ", " Red ")]
     validate_pairs(pairs, QUESTION_TYPES)
     assert pairs == [pair("  What color is it? ", " Red ")]
+
+
+def test_a_later_pass_drops_a_kept_row_through_the_same_record():
+    """A step after validation (e.g. a second model that disagrees) records its drop with
+    `RejectedPair.from_row`, so it lands in rejected.csv like every other."""
+    row = {"image_id": "img1", "item_id": "B1", "image_path": "14/14fe.jpg", "question": "Q?",
+           "answer": "red", "question_type": "color", "provider": "gemini"}  # fmt: skip
+    record = RejectedPair.from_row("verification_disagreed", row, detail="second model: blue")
+    assert record.as_row() == {
+        "reason": "verification_disagreed", "detail": "second model: blue", "image_id": "img1",
+        "image": "14/14fe.jpg", "question": "Q?", "answer": "red", "question_type": "color",
+        "provider": "gemini", "source": "",
+    }  # fmt: skip
+    run = ProviderRun()
+    run.reject(record)
+    assert run.rejected == Counter({"verification_disagreed": 1}) and run.rejected_pairs == [record]

@@ -221,6 +221,15 @@ def offered_options(question: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(option for option in options if option))
 
 
+def _answers_an_option(answer: str, question: str, options: Sequence[str]) -> bool:
+    """Whether `answer` is one of the options, or a word of the last, several-word option
+    ("Is the shade white or light gray?" -> "gray")."""
+    if answer in options:
+        return True
+    tail = _loose(question.lower()).rpartition(" or ")[2].split()
+    return answer in {normalize_answer(word) for word in tail if word not in _OPTION_FILLERS}
+
+
 def infer_question_type(question: str) -> str:
     """The question type a question's wording suggests; "other" when it suggests none.
 
@@ -286,7 +295,7 @@ def _rejection(
     if allowed is not None and question_type not in allowed:
         return "type_not_requested"
     options = offered_options(pair.question)
-    if options and answer not in options:
+    if options and not _answers_an_option(answer, pair.question, options):
         return "answer_not_an_option"
     if not _answer_fits_type(answer, question_type):
         return "answer_type_mismatch"
