@@ -125,21 +125,26 @@ def test_imported_types_are_kept_unless_the_run_restricts_them(tmp_path):
         "image_name,question,answer,kind\n"
         "14fe8812.jpg,What animal is depicted?,owl,\n"
         "14fe8812.jpg,Is the suitcase hard or soft?,soft,yes_no\n"
-        "14fe8812.jpg,What is the brand?,acme,Brand Name\n"
+        "14fe8812.jpg,What is on the tag?,owl,Animal Print\n"
         "14fe8812.jpg,What color is it?,red,colour\n"
     )
     columns = {"image": "image_name", "question": "question", "answer": "answer",
                "question_type": "kind"}  # fmt: skip
     run = provider(tmp_path, text, columns=columns).run(LISTINGS)
     kept = build_qa_table(LISTINGS, run, provider="csv", question_types=["color"])
-    assert [row["question_type"] for row in kept.rows] == ["other", "choice", "brand_name", "color"]
-    assert kept.metrics["pairs_by_type"] == {"brand_name": 1, "choice": 1, "color": 1, "other": 1}
+    assert [row["question_type"] for row in kept.rows] == [
+        "other",
+        "choice",
+        "animal_print",
+        "color",
+    ]
+    assert kept.metrics["pairs_by_type"] == {"animal_print": 1, "choice": 1, "color": 1, "other": 1}
     restricted = build_qa_table(
         LISTINGS, run, provider="csv", question_types=["color"], drop_unrequested_types=True
     )
     assert [row["question"] for row in restricted.rows] == ["What color is it?"]
     assert restricted.metrics["rejected"] == {"type_not_requested": 3}
-    assert [r.answer for r in restricted.rejected] == ["owl", "soft", "acme"]
+    assert [r.answer for r in restricted.rejected] == ["owl", "soft", "owl"]
 
 
 def test_a_byte_order_mark_and_other_delimiters_are_fine(tmp_path):

@@ -81,7 +81,8 @@ QUESTION_TYPE_ALIASES: dict[str, str] = {
     "either_or": "choice", "multiple_choice": "choice", "options": "choice", "choices": "choice",
     "textures": "texture", "finish": "texture", "surface": "texture",
     "sizes": "size", "dimensions": "size", "dimension": "size",
-    "ocr": "text", "text_recognition": "text", "brand": "text", "label": "text",
+    "ocr": "text", "text_recognition": "text", "brand": "text", "brand_name": "text",
+    "label": "text",
     "writing": "text", "inscription": "text",
     "misc": "other", "miscellaneous": "other", "general": "other", "others": "other",
 }  # fmt: skip
