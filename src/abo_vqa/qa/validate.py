@@ -198,7 +198,8 @@ def offered_options(question: str) -> tuple[str, ...]:
     Only questions that open with an auxiliary verb or "which", or set the options off with a
     comma, offer options: "Is the surface matte or shiny?" -> ("matte", "shiny"); "Which side,
     left or right?" -> ("left", "right"); "Is it red, blue or green?" -> all three; but "What is
-    attached to the strap or handle?" asks an open question. "... or not?" is a yes/no question.
+    attached to the strap or handle?" asks an open question. "... or not?" and "... yes or no?"
+    are yes/no questions.
     """
     text = _clean_spaces(question.lower()).rstrip(" ?.!")
     loose = _loose(text)
@@ -218,8 +219,9 @@ def offered_options(question: str) -> tuple[str, ...]:
     # In "Which side, left or right?" the first comma item is the question, not an option.
     listed = items if auxiliary or len(items) == 1 else items[1:]
     before = [_loose(item).split()[-1] for item in listed]
-    options = [normalize_answer(word) for word in (*before, after[0])]
-    return tuple(dict.fromkeys(option for option in options if option))
+    options = tuple(dict.fromkeys(normalize_answer(word) for word in (*before, after[0])))
+    # "... yes or no?" asks a yes/no question.
+    return () if set(options) <= {"yes", "no", ""} else tuple(o for o in options if o)
 
 
 def _answers_an_option(answer: str, question: str, options: Sequence[str]) -> bool:
