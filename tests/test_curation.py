@@ -17,7 +17,7 @@ from abo_vqa.io import read_json
 from abo_vqa.params import FilterMetadataParams
 from abo_vqa.qa.template import grounded_facts
 from abo_vqa.qa.validate import normalize_answer
-from abo_vqa.sample.curation import DEFECTS, curation_rows, write_curation
+from abo_vqa.sample.curation import DEFECTS, curation_rows, main, write_curation
 from abo_vqa.sample.curation_words import OPEN_TOPICS, SUBTYPES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -179,3 +179,15 @@ def test_the_rejected_file_keeps_the_original_text(imported):
     assert all(r["image"] == "" and r["question"] for r in by_reason["bad_row"])
     assert all(r["image_id"] and r["image"] for r in by_reason["multi_word_answer"])
     assert all(" " in r["answer"] for r in by_reason["multi_word_answer"])
+
+
+@pytest.mark.parametrize(("content", "message"), [(None, "no such file"), ("", "no listings")])
+def test_the_command_names_a_missing_or_empty_listings_file(tmp_path, capsys, content, message):
+    listings = tmp_path / "listings.jsonl"
+    if content is not None:
+        listings.write_text(content)
+    with pytest.raises(SystemExit) as stop:
+        main(["--listings", str(listings), "--out", str(tmp_path / "c.csv")])
+    assert stop.value.code == 2
+    assert f"{listings}: {message}" in capsys.readouterr().err
+    assert not (tmp_path / "c.csv").exists()

@@ -416,7 +416,14 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, required=True, help="curation CSV to write")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
+    if not args.listings.is_file():
+        parser.error(
+            f"{args.listings}: no such file (`dvc checkout` or `dvc repro filter_metadata` "
+            "writes data/filtered/listings.jsonl)"
+        )
     listings = list(read_jsonl(args.listings))
+    if not listings:
+        parser.error(f"{args.listings}: no listings in it")
     rows = curation_rows(listings, args.seed)
     write_curation(rows, args.out)
     planted = sum(bool(row.planted_defect) for row in rows)
