@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 
 from abo_vqa.io import read_jsonl, write_csv, write_json
@@ -11,6 +12,7 @@ from abo_vqa.params import load_params
 from abo_vqa.qa import make_provider
 from abo_vqa.qa.base import QA_COLUMNS
 from abo_vqa.qa.dataset import build_qa_rows
+from abo_vqa.qa.estimate import estimate_run, format_estimate
 from abo_vqa.stage import run_stage
 
 log = logging.getLogger("generate_qa")
@@ -28,6 +30,9 @@ def main() -> None:
     params = load_params(args.params)
     images_root = Path(params.data.abo_root) / "images" / "small"
     listings = list(read_jsonl(args.listings))
+    estimate = estimate_run(params.generate_qa, listings, images_root)
+    if estimate is not None:  # first, so a paid run shows its price before it starts
+        print(format_estimate(estimate), file=sys.stderr, flush=True)
     # A declared DVC output: it must exist even for providers that cache nothing.
     Path(params.generate_qa.cache_dir).mkdir(parents=True, exist_ok=True)
     provider = make_provider(params.generate_qa, images_root)

@@ -3,6 +3,7 @@
 abo-vqa predict --image-dir DIR --csv FILE [--model PATH] [--adapter DIR] [--out results.csv]
 abo-vqa ask IMAGE "what color is the chair?"
 abo-vqa check-params [params.yaml]
+abo-vqa estimate [--params params.yaml] [--listings data/filtered/listings.jsonl]
 """
 
 from __future__ import annotations
@@ -87,6 +88,28 @@ def cmd_check_params(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_estimate(args: argparse.Namespace) -> int:
+    from abo_vqa.config import ParamsError
+    from abo_vqa.io import InputError, read_jsonl
+    from abo_vqa.params import load_params
+    from abo_vqa.qa.estimate import estimate_run, format_estimate
+    from abo_vqa.qa.gemini.errors import GeminiError
+
+    try:
+        params = load_params(args.params)
+        listings = list(read_jsonl(args.listings))
+        images_root = Path(params.data.abo_root) / "images" / "small"
+        estimate = estimate_run(params.generate_qa, listings, images_root)
+    except (ParamsError, InputError, GeminiError, OSError) as error:
+        print(f"estimate: error: {error}", file=sys.stderr)
+        return 2
+    if estimate is None:
+        print(f"provider {params.generate_qa.provider!r} sends no requests: nothing to pay")
+    else:
+        print(format_estimate(estimate))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="abo-vqa", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -110,6 +133,13 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check-params", help="validate a params file")
     check.add_argument("params", nargs="?", default="params.yaml")
     check.set_defaults(run=cmd_check_params)
+
+    estimate = commands.add_parser(
+        "estimate", help="what `dvc repro generate_qa` would send and cost (offline)"
+    )
+    estimate.add_argument("--params", default="params.yaml")
+    estimate.add_argument("--listings", default="data/filtered/listings.jsonl")
+    estimate.set_defaults(run=cmd_estimate)
     return parser
 
 

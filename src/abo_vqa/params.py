@@ -321,6 +321,41 @@ class CsvImportParams:
 
 
 @dataclass(frozen=True)
+class EstimateParams:
+    """`abo-vqa estimate` and the first line of generate_qa: the cost before a paid run."""
+
+    prices_as_of: str = "2026-11"
+    """When `prices` was last checked against the providers' price pages (printed with every
+    estimate): update it whenever you edit the table."""
+    prices: dict[str, tuple[float, float]] = field(
+        default_factory=lambda: {
+            "gemini-3.8-flash": (0.30, 2.50),
+            "gemini-2.5-flash": (0.30, 2.50),
+            "gpt-4o-mini": (0.15, 0.60),
+            "qwen2.5vl:7b": (0.0, 0.0),
+        }
+    )
+    """USD per million [input, output] tokens, by model id (a local model costs 0). A model not
+    in the table gets no cost figure."""
+    default_output_tokens: int = 150
+    """Output tokens per request when no response is cached yet to measure the mean (five
+    one-word QA pairs as JSON take about 150)."""
+
+    def __post_init__(self) -> None:
+        for model, price in self.prices.items():
+            check(
+                len(price) == 2 and min(price) >= 0,
+                f"generate_qa.estimate.prices.{model}",
+                "must be [input, output] USD per million tokens, both >= 0",
+            )
+        check(
+            self.default_output_tokens >= 0,
+            "generate_qa.estimate.default_output_tokens",
+            "must be >= 0",
+        )
+
+
+@dataclass(frozen=True)
 class GenerateQAParams:
     provider: Literal["template", "gemini", "csv", "openai"] = "template"
     seed: int = 42
@@ -332,6 +367,8 @@ class GenerateQAParams:
     csv: CsvImportParams = field(default_factory=CsvImportParams)
     openai: OpenAIParams = field(default_factory=OpenAIParams)
     """The `openai` provider (OpenAI-compatible Chat Completions servers)."""
+    estimate: EstimateParams = field(default_factory=EstimateParams)
+    """Price table and defaults of the cost estimate printed before a run."""
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.question_types) - set(QUESTION_TYPES))
