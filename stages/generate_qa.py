@@ -13,6 +13,7 @@ from abo_vqa.qa import make_provider
 from abo_vqa.qa.base import QA_COLUMNS
 from abo_vqa.qa.dataset import build_qa_rows
 from abo_vqa.qa.estimate import estimate_run, format_estimate
+from abo_vqa.qa.verify import apply_verification
 from abo_vqa.stage import run_stage
 
 log = logging.getLogger("generate_qa")
@@ -37,9 +38,12 @@ def main() -> None:
     Path(params.generate_qa.cache_dir).mkdir(parents=True, exist_ok=True)
     provider = make_provider(params.generate_qa, images_root)
     run = provider.run(listings)
+    run, verification = apply_verification(params, listings, run, provider.name, images_root)
     rows, metrics = build_qa_rows(
         listings, run, provider=provider.name, question_types=params.generate_qa.question_types
     )
+    if verification is not None:
+        metrics["verification"] = verification.metrics()
     write_csv(args.out, rows, QA_COLUMNS)
     write_json(args.metrics, metrics)
     log.info(

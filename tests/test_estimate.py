@@ -101,6 +101,9 @@ def test_openai_estimate_with_a_fixed_image_count_and_a_model_without_a_price(tm
     assert "add 'my-local-vl' to generate_qa.estimate.prices" in format_estimate(estimate)
     tiled = estimate_run(replace(params, openai=OpenAIParams()), listings, images)
     assert tiled.image_tokens == 2 * 255 and tiled.cost_usd == 0.0  # qwen2.5vl:7b is free
+    assert "verification" not in format_estimate(tiled)
+    verified = estimate_run(replace(params, verify=True), listings, images)
+    assert "plus up to 2 verification requests" in format_estimate(verified)
 
 
 def test_template_provider_sends_nothing(tmp_path):

@@ -356,6 +356,20 @@ class EstimateParams:
 
 
 @dataclass(frozen=True)
+class VerifierParams:
+    """Who answers the questions again from the image alone when `generate_qa.verify` is on."""
+
+    provider: Literal["same", "template", "gemini", "openai"] = "same"
+    """"same": the curating provider (template → the offline verifier); or name another, which
+    uses its own `generate_qa.<provider>` settings."""
+    model: str = ""
+    """A different model for verification (e.g. a larger one); empty = the provider's model."""
+    prompt_version: str = "verify-v1"
+    """Prompt file `src/abo_vqa/prompts/<prompt_version>.txt` (placeholders $questions,
+    $n_questions); part of the verification cache key."""
+
+
+@dataclass(frozen=True)
 class GenerateQAParams:
     provider: Literal["template", "gemini", "csv", "openai"] = "template"
     seed: int = 42
@@ -369,6 +383,11 @@ class GenerateQAParams:
     """The `openai` provider (OpenAI-compatible Chat Completions servers)."""
     estimate: EstimateParams = field(default_factory=EstimateParams)
     """Price table and defaults of the cost estimate printed before a run."""
+    verify: bool = False
+    """After curation, ask a model to answer each question from the image alone and drop the
+    pairs whose answers disagree (reason verification_disagreed). One more request per image."""
+    verifier: VerifierParams = field(default_factory=VerifierParams)
+    """Who verifies (with `verify: true`)."""
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.question_types) - set(QUESTION_TYPES))

@@ -48,6 +48,9 @@ class ProviderRun:
     pairs_by_image: dict[str, list[QAPair]] = field(default_factory=dict)
     rejected: Counter[str] = field(default_factory=Counter)
     stats: dict[str, Any] = field(default_factory=dict)
+    dropped: list[tuple[str, QAPair, str]] = field(default_factory=list)
+    """Pairs taken out after the provider proposed them, as (image_id, pair, reason), e.g. by
+    the verification pass; each is also counted in `rejected` under its reason."""
 
 
 class QAProvider(Protocol):

@@ -83,6 +83,9 @@ class Estimate:
     """None when the model is not in the price table."""
     price_out_per_mtok: float | None
     prices_as_of: str
+    verify_requests_max: int = 0
+    """With `generate_qa.verify` and a model verifier: one more request per image at most (its
+    questions are only known once curated, so these are counted, not priced)."""
 
     @property
     def requests(self) -> int:
@@ -118,6 +121,11 @@ def format_estimate(estimate: Estimate) -> str:
         f"{e.requests} requests, {e.input_tokens:,} input tokens ({e.image_tokens:,} image + "
         f"{e.prompt_tokens:,} prompt), ~{e.output_tokens:,} output tokens "
         f"({e.output_tokens_per_request:.0f} per request, {e.output_source}), {cost}"
+        + (
+            f"; plus up to {e.verify_requests_max} verification requests (not priced)"
+            if e.verify_requests_max
+            else ""
+        )
     )
 
 
@@ -180,4 +188,10 @@ def estimate_run(
         price_in_per_mtok=price[0] if price else None,
         price_out_per_mtok=price[1] if price else None,
         prices_as_of=table.prices_as_of,
+        verify_requests_max=len(jobs) if _model_verifies(params) else 0,
     )
+
+
+def _model_verifies(params: GenerateQAParams) -> bool:
+    kind = params.verifier.provider
+    return params.verify and (kind if kind != "same" else params.provider) in ("gemini", "openai")
