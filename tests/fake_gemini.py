@@ -354,6 +354,9 @@ class PerKeyRateLimit:
     inner: Callable[[Request], Reply]
     limit: int
     window_s: float = 60.0
+    reject: Callable[[str], Reply] = rate_limited
+    """The 429 to send, given the wait as a duration in seconds ("0.250s"); Gemini's shape by
+    default (the OpenAI-compatible loopback server passes its own, with Retry-After)."""
     _seen: dict[str, deque[float]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     rejected: int = 0
@@ -368,7 +371,7 @@ class PerKeyRateLimit:
             if len(times) >= self.limit:
                 self.rejected += 1
                 wait = times[0] + self.window_s - request.time
-                return rate_limited(f"{max(wait, 0.001):.3f}s")
+                return self.reject(f"{max(wait, 0.001):.3f}s")
             times.append(request.time)
             self.admitted.append(request.time)
         return self.inner(request)
