@@ -85,6 +85,8 @@ def test_gemini_estimate_counts_only_uncached_images_and_uses_the_cached_mean(
     assert (after.images, after.uncached, after.image_tokens) == (3, 2, 516)
     assert after.prompt_tokens == sum(math.ceil(c / 4) for c in chars[1:])
     assert after.output_tokens == 120 and after.output_source == "mean of 1 cached"
+    batch = replace(params, gemini=replace(params.gemini, batch=True))
+    assert estimate_run(batch, listings, images).cost_usd == pytest.approx(after.cost_usd / 2)
     line = format_estimate(after)
     assert line.startswith("estimate: gemini gemini-3.8-flash: 2 of 3 images not cached")
     assert "prices of 2026-11" in line

@@ -98,6 +98,7 @@ def test_a_model_verifier_drops_the_unanswerable_and_caches_its_answers(tmp_path
         assert len(fake.requests) == asked == 6  # 3 curation + 3 verification, then none
     assert kept.rejected[VERIFY_REASON] == 1 and kept.dropped == [(first, BRAND, VERIFY_REASON)]
     assert verification.metrics()["pairs_checked"] == 10  # 3 × 3 + the planted one
+    assert verification.metrics()["requests"] == 3
     assert again.pairs_by_image == kept.pairs_by_image
     verify_body = fake.requests[3].body
     prompt = verify_body["messages"][0]["content"][1]["text"]

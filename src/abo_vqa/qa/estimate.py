@@ -15,7 +15,8 @@ response is not cached yet, the prompt rendered from its file with the listing's
 - output tokens per request: the mean over the cached responses of this run's images, or
   `generate_qa.estimate.default_output_tokens` when none is cached;
 - cost: from the price table `generate_qa.estimate.prices` (USD per million input and output
-  tokens, by model id), whose date `prices_as_of` is printed with it.
+  tokens, by model id), whose date `prices_as_of` is printed with it; times
+  `generate_qa.gemini.batch_price_factor` with Gemini's Batch API.
 """
 
 from __future__ import annotations
@@ -83,6 +84,8 @@ class Estimate:
     """None when the model is not in the price table."""
     price_out_per_mtok: float | None
     prices_as_of: str
+    price_factor: float = 1.0
+    """Gemini's Batch API bills this fraction of the interactive price."""
     verify_requests_max: int = 0
     """With `generate_qa.verify` and a model verifier: one more request per image at most (its
     questions are only known once curated, so these are counted, not priced)."""
@@ -104,9 +107,13 @@ class Estimate:
         if self.price_in_per_mtok is None or self.price_out_per_mtok is None:
             return None
         return (
-            self.input_tokens * self.price_in_per_mtok
-            + self.output_tokens * self.price_out_per_mtok
-        ) / 1e6
+            self.price_factor
+            * (
+                self.input_tokens * self.price_in_per_mtok
+                + self.output_tokens * self.price_out_per_mtok
+            )
+            / 1e6
+        )
 
 
 def format_estimate(estimate: Estimate) -> str:
@@ -188,6 +195,11 @@ def estimate_run(
         price_in_per_mtok=price[0] if price else None,
         price_out_per_mtok=price[1] if price else None,
         prices_as_of=table.prices_as_of,
+        price_factor=(
+            params.gemini.batch_price_factor
+            if params.provider == "gemini" and params.gemini.batch
+            else 1.0
+        ),
         verify_requests_max=len(jobs) if _model_verifies(params) else 0,
     )
 

@@ -59,6 +59,8 @@ class Verification:
     checked: Counter[str] = field(default_factory=Counter)
     agreed: Counter[str] = field(default_factory=Counter)
     unverified_images: int = 0
+    requests: int = 0
+    """Verification requests this run sent (0 when every answer came from the cache)."""
 
     def metrics(self) -> dict[str, Any]:
         checked, agreed = sum(self.checked.values()), sum(self.agreed.values())
@@ -73,6 +75,7 @@ class Verification:
                 t: round(self.agreed[t] / n, 4) for t, n in sorted(self.checked.items())
             },
             "unverified_images": self.unverified_images,
+            "requests": self.requests,
         }
 
 
@@ -101,6 +104,7 @@ class TemplateVerifier:
 
     name = "template"
     model = "catalogue-facts"
+    requests = 0
 
     def __init__(self) -> None:
         from abo_vqa.qa.template import QUESTION_TEMPLATES, YES_NO_TEMPLATES
@@ -178,6 +182,7 @@ class ModelVerifier:
         self.model = self.provider.section.model
         self.template = load_verify_prompt(gq.verifier.prompt_version)
         self.prompt_version = gq.verifier.prompt_version
+        self.requests = 0
 
     def _job(self, item: VerifyItem) -> Any:
         from abo_vqa.qa.gemini.jobs import ImageJob
@@ -213,7 +218,11 @@ class ModelVerifier:
         todo = [job for job in jobs.values() if job.key not in cache]
         if todo:
             # The provider's own fetch: same client, limiter, retries and progress bar.
-            self.provider._fetch(todo, len(jobs), RunTally())
+            tally = RunTally()
+            try:
+                self.provider._fetch(todo, len(jobs), tally)
+            finally:
+                self.requests += tally.calls
         result: dict[str, list[str] | None] = {}
         for item in items:
             record = cache.get(jobs[item.image_id].key)
@@ -281,7 +290,7 @@ def apply_verification(
     verifier = make_verifier(params, curated_by, images_root)
     items = verify_items(listings, run, gq.question_types, images_root)
     answers = verifier.answers(items)
-    tally = Verification(verifier.name, verifier.model)
+    tally = Verification(verifier.name, verifier.model, requests=verifier.requests)
     pairs_by_image = dict(run.pairs_by_image)
     rejected, dropped = Counter(run.rejected), list(run.dropped)
     mode = params.answers.postprocess

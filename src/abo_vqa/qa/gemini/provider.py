@@ -179,6 +179,8 @@ class GeminiProvider:
     """See the module docstring."""
 
     name = "gemini"
+    rerun_hint = "rerun with new keys, or after the daily quota resets (midnight Pacific time)"
+    """What to do when every key is exhausted (a provider that reuses this flow has its own)."""
 
     def __init__(self, params: GenerateQAParams, images_root: Path, cache_dir: Path) -> None:
         self.params = params
@@ -224,8 +226,7 @@ class GeminiProvider:
             answered = partial.stats["images_answered"]
             raise AllKeysExhaustedError(
                 f"{error}; {answered} of {len(jobs)} images answered and cached in "
-                f"{self.cache.root}: rerun with new keys, or after the daily quota resets "
-                f"(midnight Pacific time), to ask only for the rest",
+                f"{self.cache.root}: {self.rerun_hint}, to ask only for the rest",
                 partial=partial,
             ) from None
         return self._result(jobs, missing, tally, len(todo))

@@ -57,6 +57,7 @@ class OpenAICompatProvider(GeminiProvider):
     """See the module docstring."""
 
     name = "openai"
+    rerun_hint = "rerun with a valid key in the environment, or once the account has credit"
 
     def __init__(self, params: GenerateQAParams, images_root: Path, cache_dir: Path) -> None:
         from abo_vqa.qa.openai_compat.client import chat_settings
