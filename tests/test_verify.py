@@ -8,12 +8,15 @@ from dataclasses import replace
 from pathlib import Path
 
 import yaml
-from fake_gemini import qa_pairs_for, write_listings
+from fake_gemini import FakeGemini, provider_params, qa_body, qa_pairs_for, write_listings
+from fake_gemini import Reply as GeminiReply
+from fake_gemini import qa_reply as gemini_curation_reply
 from fake_openai import FakeOpenAI, Reply, openai_params, qa_completion
 from fake_openai import qa_reply as curation_reply
 
 from abo_vqa.params import GenerateQAParams, Params, VerifierParams
 from abo_vqa.qa.base import QAPair
+from abo_vqa.qa.gemini.provider import GeminiProvider
 from abo_vqa.qa.openai_compat.provider import OpenAICompatProvider
 from abo_vqa.qa.template import TemplateProvider
 from abo_vqa.qa.verify import VERIFY_REASON, answers_agree, apply_verification
@@ -131,3 +134,27 @@ def test_the_stage_reports_agreement_per_type(tmp_path):
     assert metrics["verification"]["agreement_rate"] == 1.0
     assert metrics["verification"]["pairs_checked"] == metrics["pairs"]
     assert set(metrics["verification"]["agreement_rate_by_type"]) <= set(metrics["pairs_by_type"])
+
+
+def test_a_gemini_verifier_sends_the_verification_prompt_under_its_own_cache(tmp_path, monkeypatch):
+    def server(request):
+        parts = request.body["contents"][0]["parts"]
+        text = next(p["text"] for p in parts if "text" in p)
+        if "Answer each question below" not in text:
+            return gemini_curation_reply(request)
+        questions = _QUESTION_LINE.findall(text)
+        return GeminiReply(200, qa_body([(q, "unknown", t) for t, q in questions]))
+
+    monkeypatch.setenv("GEMINI_API_KEYS", "test-key-XYZ789")
+    images = tmp_path / "images"
+    listings = write_listings(images, 2)
+    with FakeGemini(server) as fake:
+        gq = replace(provider_params(fake.base_url), cache_dir=str(tmp_path / "cache"), verify=True)
+        run = GeminiProvider(gq, images, tmp_path / "cache").run(listings)
+        kept, verification = apply_verification(Params(generate_qa=gq), listings, run, "gemini",
+                                                images)  # fmt: skip
+    assert len(fake.of_kind("generate")) == 4
+    assert kept.rejected[VERIFY_REASON] == 6  # every answer "unknown": every pair dropped
+    assert all(not pairs for pairs in kept.pairs_by_image.values())
+    assert verification.metrics()["agreement_rate"] == 0.0
+    assert (tmp_path / "cache" / "verify-gemini" / "responses").is_dir()
