@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 
 from abo_vqa.io import read_jsonl, write_csv, write_json
@@ -12,6 +13,8 @@ from abo_vqa.params import load_params
 from abo_vqa.qa import make_provider
 from abo_vqa.qa.base import QA_COLUMNS, REJECTED_COLUMNS
 from abo_vqa.qa.dataset import build_qa_table
+from abo_vqa.qa.estimate import estimate_run, format_estimate
+from abo_vqa.qa.verify import apply_verification
 from abo_vqa.stage import run_stage
 
 log = logging.getLogger("generate_qa")
@@ -30,10 +33,14 @@ def main() -> None:
     params = load_params(args.params)
     images_root = Path(params.data.abo_root) / "images" / "small"
     listings = list(read_jsonl(args.listings))
+    estimate = estimate_run(params.generate_qa, listings, images_root)
+    if estimate is not None:  # first, so a paid run shows its price before it starts
+        print(format_estimate(estimate), file=sys.stderr, flush=True)
     # A declared DVC output: it must exist even for providers that cache nothing.
     Path(params.generate_qa.cache_dir).mkdir(parents=True, exist_ok=True)
     provider = make_provider(params.generate_qa, images_root)
     run = provider.run(listings)
+    run, verification = apply_verification(params, listings, run, provider.name, images_root)
     table = build_qa_table(
         listings,
         run,
@@ -41,6 +48,8 @@ def main() -> None:
         question_types=params.generate_qa.question_types,
         drop_unrequested_types=params.generate_qa.drop_unrequested_types,
     )
+    if verification is not None:
+        table.metrics["verification"] = verification.metrics()
     write_csv(args.out, table.rows, QA_COLUMNS)
     write_csv(args.rejected, (r.as_row() for r in table.rejected), REJECTED_COLUMNS)
     write_json(args.metrics, table.metrics)

@@ -58,6 +58,8 @@ class Reply:
     status: int = 200
     body: Any = None
     delay_s: float = 0.0
+    headers: dict[str, str] = field(default_factory=dict)
+    """Extra response headers (e.g. Retry-After)."""
 
 
 # --- response bodies --------------------------------------------------------------------------
@@ -312,7 +314,10 @@ class FakeGemini:
                     body = json.loads(raw) if raw else {}
                 except json.JSONDecodeError:
                     body = {}
-                key = self.headers.get("x-goog-api-key", "")
+                # Gemini's key header, or an OpenAI-style bearer token.
+                key = self.headers.get("x-goog-api-key") or self.headers.get(
+                    "authorization", ""
+                ).removeprefix("Bearer ")
                 reply = fake.handle(self.command, self.path, key, body)
                 if reply.delay_s:
                     time.sleep(reply.delay_s)
@@ -325,6 +330,8 @@ class FakeGemini:
                     self.send_response(reply.status)
                     self.send_header("content-type", "application/json; charset=UTF-8")
                     self.send_header("content-length", str(len(payload)))
+                    for name, value in reply.headers.items():
+                        self.send_header(name, value)
                     self.end_headers()
                     self.wfile.write(payload)
                 except (BrokenPipeError, ConnectionResetError):
@@ -347,6 +354,9 @@ class PerKeyRateLimit:
     inner: Callable[[Request], Reply]
     limit: int
     window_s: float = 60.0
+    reject: Callable[[str], Reply] = rate_limited
+    """The 429 to send, given the wait as a duration in seconds ("0.250s"); Gemini's shape by
+    default (the OpenAI-compatible loopback server passes its own, with Retry-After)."""
     _seen: dict[str, deque[float]] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     rejected: int = 0
@@ -361,7 +371,7 @@ class PerKeyRateLimit:
             if len(times) >= self.limit:
                 self.rejected += 1
                 wait = times[0] + self.window_s - request.time
-                return rate_limited(f"{max(wait, 0.001):.3f}s")
+                return self.reject(f"{max(wait, 0.001):.3f}s")
             times.append(request.time)
             self.admitted.append(request.time)
         return self.inner(request)

@@ -3,6 +3,9 @@
 abo-vqa predict --image-dir DIR --csv FILE [--model PATH] [--adapter DIR] [--out results.csv]
 abo-vqa ask IMAGE "what color is the chair?"
 abo-vqa check-params [params.yaml]
+abo-vqa estimate [--params params.yaml] [--listings data/filtered/listings.jsonl]
+abo-vqa export dataset OUT    (a Hugging Face datasets folder: parquet splits + dataset card)
+abo-vqa export model OUT [--variant adapter|merged|quantized]    (the model + a model card)
 """
 
 from __future__ import annotations
@@ -87,6 +90,96 @@ def cmd_check_params(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_estimate(args: argparse.Namespace) -> int:
+    from abo_vqa.config import ParamsError
+    from abo_vqa.io import InputError, read_jsonl
+    from abo_vqa.params import load_params
+    from abo_vqa.qa.estimate import estimate_run, format_estimate
+    from abo_vqa.qa.gemini.errors import GeminiError
+
+    try:
+        params = load_params(args.params)
+        listings = list(read_jsonl(args.listings))
+        images_root = Path(params.data.abo_root) / "images" / "small"
+        estimate = estimate_run(params.generate_qa, listings, images_root)
+    except (ParamsError, InputError, GeminiError, OSError) as error:
+        print(f"estimate: error: {error}", file=sys.stderr)
+        return 2
+    if estimate is None:
+        print(f"provider {params.generate_qa.provider!r} sends no requests: nothing to pay")
+    else:
+        print(format_estimate(estimate))
+    return 0
+
+
+def _curator(params) -> tuple[str, str]:
+    """(provider, model) that curated the QA pairs, for the dataset card."""
+    gq = params.generate_qa
+    model = {
+        "gemini": gq.gemini.model,
+        "openai": gq.openai.model,
+        "template": "catalogue templates (offline, no model)",
+        "csv": f"imported from {gq.csv.path}",
+    }[gq.provider]
+    return gq.provider, model
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    import json
+
+    from abo_vqa.config import ParamsError
+    from abo_vqa.io import InputError
+    from abo_vqa.params import load_params
+
+    def read_json(path: str) -> dict:
+        try:
+            return json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError) as error:
+            raise InputError(f"{path}: cannot read metrics ({error})") from None
+
+    try:
+        params = load_params(args.params)
+        if args.what == "dataset":
+            from abo_vqa.export import export_dataset, read_splits
+
+            provider, model = _curator(params)
+            counts = export_dataset(
+                Path(args.out),
+                read_splits(Path(args.splits)),
+                Path(params.data.abo_root) / "images" / "small",
+                provider=provider,
+                model=model,
+                verification=read_json(args.qa_metrics).get("verification"),
+                source=params.data.abo_root,
+            )
+            print(f"{args.out}: " + ", ".join(f"{n} {k}" for k, n in counts.items()) + " pairs")
+        else:
+            from abo_vqa.export import (
+                MODEL_VARIANTS,
+                check_model_folder,
+                export_model,
+                model_card,
+            )
+
+            source = Path(args.source or MODEL_VARIANTS[args.variant])
+            check_model_folder(source)  # before the metrics: the likelier thing to be missing
+            card = model_card(
+                variant=args.variant,
+                family=params.model.family,
+                base_model=params.model.base,
+                lora={k: getattr(params.lora, k) for k in ("r", "alpha", "dropout",
+                                                           "target_modules", "bias")},
+                final_eval=read_json(args.final_eval),
+                quantize=read_json(args.quantize_metrics),
+            )  # fmt: skip
+            files = export_model(source, Path(args.out), card)
+            print(f"{args.out}: {args.variant} ({len(files)} files) + README.md model card")
+    except (ParamsError, InputError) as error:
+        print(f"export: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="abo-vqa", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -110,6 +203,27 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check-params", help="validate a params file")
     check.add_argument("params", nargs="?", default="params.yaml")
     check.set_defaults(run=cmd_check_params)
+
+    estimate = commands.add_parser(
+        "estimate", help="what `dvc repro generate_qa` would send and cost (offline)"
+    )
+    estimate.add_argument("--params", default="params.yaml")
+    estimate.add_argument("--listings", default="data/filtered/listings.jsonl")
+    estimate.set_defaults(run=cmd_estimate)
+
+    export = commands.add_parser(
+        "export", help="write a Hugging Face dataset or model folder with its card (offline)"
+    )
+    export.add_argument("what", choices=("dataset", "model"))
+    export.add_argument("out", help="folder to write")
+    export.add_argument("--params", default="params.yaml")
+    export.add_argument("--splits", default="data/split", help="(dataset) the split stage's CSVs")
+    export.add_argument("--qa-metrics", default="metrics/generate_qa.json", help="(dataset)")
+    export.add_argument("--variant", default="adapter", choices=("adapter", "merged", "quantized"))
+    export.add_argument("--source", default="", help="(model) folder to copy, default by variant")
+    export.add_argument("--final-eval", default="metrics/final_eval.json", help="(model)")
+    export.add_argument("--quantize-metrics", default="metrics/quantize.json", help="(model)")
+    export.set_defaults(run=cmd_export)
     return parser
 
 

@@ -78,6 +78,21 @@ class FilterMetadataParams:
         check(self.workers >= 0, "filter_metadata.workers", "must be >= 0 (0 = one per core)")
 
 
+def check_call_limits(section: GeminiParams | OpenAIParams, where: str) -> None:
+    """The checks of the request-pacing fields an API provider's params share."""
+    check(section.workers >= 1, f"{where}.workers", "must be at least 1")
+    check(section.requests_per_minute > 0, f"{where}.requests_per_minute", "must be positive")
+    check(section.tokens_per_minute > 0, f"{where}.tokens_per_minute", "must be positive")
+    check(section.timeout_s > 0, f"{where}.timeout_s", "must be positive")
+    check(section.max_retries >= 0, f"{where}.max_retries", "must be >= 0")
+    check(section.max_rate_limit_retries >= 0, f"{where}.max_rate_limit_retries", "must be >= 0")
+    check(
+        section.max_consecutive_rejections >= 1,
+        f"{where}.max_consecutive_rejections",
+        "must be at least 1",
+    )
+
+
 @dataclass(frozen=True)
 class GeminiParams:
     model: str = "gemini-3.8-flash"
@@ -172,17 +187,7 @@ class GeminiParams:
         )
         check(bool(self.difficulty_levels), f"{where}.difficulty_levels", "must not be empty")
         check(self.max_metadata_chars >= 0, f"{where}.max_metadata_chars", "must be >= 0")
-        check(self.workers >= 1, f"{where}.workers", "must be at least 1")
-        check(self.requests_per_minute > 0, f"{where}.requests_per_minute", "must be positive")
-        check(self.tokens_per_minute > 0, f"{where}.tokens_per_minute", "must be positive")
-        check(self.timeout_s > 0, f"{where}.timeout_s", "must be positive")
-        check(self.max_retries >= 0, f"{where}.max_retries", "must be >= 0")
-        check(self.max_rate_limit_retries >= 0, f"{where}.max_rate_limit_retries", "must be >= 0")
-        check(
-            self.max_consecutive_rejections >= 1,
-            f"{where}.max_consecutive_rejections",
-            "must be at least 1",
-        )
+        check_call_limits(self, where)
         # Never echo the value: someone may have pasted a key here.
         check(
             re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.api_keys_env) is not None,
@@ -197,6 +202,95 @@ class GeminiParams:
         check(self.batch_max_requests >= 1, f"{where}.batch_max_requests", "must be at least 1")
         check(self.batch_poll_s > 0, f"{where}.batch_poll_s", "must be positive")
         check(self.batch_wait_s >= 0, f"{where}.batch_wait_s", "must be >= 0")
+
+
+@dataclass(frozen=True)
+class OpenAIParams:
+    """The `openai` provider: any server speaking OpenAI's Chat Completions (vLLM, Ollama, LM
+    Studio, llama.cpp's server, SGLang, OpenAI). Defaults are those of a local Ollama."""
+
+    base_url: str = "http://localhost:11434/v1"
+    """The server's OpenAI-compatible endpoint (Ollama's by default)."""
+    model: str = "qwen2.5vl:7b"
+    """A vision model the server serves (an Ollama tag, a vLLM model name, an OpenAI model id).
+    Part of the cache key."""
+    api_key_env: str = "OPENAI_API_KEY"
+    """NAME of the environment variable holding the key; a local server needs none (unset is
+    fine: a placeholder is sent)."""
+    prompt_version: str = "v1"
+    """Prompt file `src/abo_vqa/prompts/<prompt_version>.txt`; part of the cache key."""
+    temperature: float = 0.0
+    """Sampling temperature (0 = the most likely answer)."""
+    top_p: float = 1.0
+    """Nucleus sampling mass (1 = no cut)."""
+    seed: int = 42
+    """Best effort on the server's side; reproducibility comes from the response cache."""
+    max_tokens: int = 512
+    """Cap on output tokens; a truncated answer is dropped (max_tokens)."""
+    structured_output: bool = True
+    """Send `response_format` with a JSON schema. Set false for a server that refuses it; the
+    tolerant parser reads the answer either way."""
+    image_detail: Literal["auto", "low", "high"] = "auto"
+    """The image part's `detail` (OpenAI's vision models bill 85 tokens at "low")."""
+    image_tokens: int = 0
+    """Input tokens one image costs on this model, for `abo-vqa estimate`; 0 = OpenAI's tile
+    rule (85 + 170 per 512-px tile). Set it for local models (a Qwen2.5-VL 256-px image: ~100)."""
+    difficulty_levels: tuple[str, ...] = ("easy", "medium", "hard")
+    """Difficulty levels the prompt asks to mix (each needs a guide line in the prompt file)."""
+    max_metadata_chars: int = 1500
+    """Listing metadata beyond this length is cut from the prompt."""
+    workers: int = 2
+    """Concurrent requests (threads); a local server on one GPU gains little beyond a few."""
+    requests_per_minute: float = 60.0
+    """Shared rate limit of all workers."""
+    tokens_per_minute: float = 1_000_000.0
+    """Input tokens per minute, shared like requests_per_minute."""
+    timeout_s: float = 120.0
+    """Per request (a local model on a small GPU is slow); a slower one is retried."""
+    max_retries: int = 5
+    """Retries of one image after 5xx errors, timeouts or dropped connections."""
+    backoff_s: float = 2.0
+    """First retry delay after a transient error; doubles per retry (with jitter)."""
+    max_backoff_s: float = 60.0
+    """Cap on one back-off delay (and on a Retry-After the server asks for)."""
+    max_rate_limit_retries: int = 30
+    """429s one image may meet before it is given up for this run."""
+    default_cooldown_s: float = 30.0
+    """Pause after a 429 that carries no Retry-After header."""
+    max_consecutive_rejections: int = 10
+    """Stop the run after this many 4xx rejections in a row (a bad setting, not bad images)."""
+    price_in_per_mtok: float = 0.0
+    """USD per million input tokens (0 for a local server)."""
+    price_out_per_mtok: float = 0.0
+    """USD per million output tokens."""
+    progress: bool = True
+    """Show a progress bar (done/total, rate, ETA, tokens, cost) on stderr."""
+
+    def __post_init__(self) -> None:
+        where = "generate_qa.openai"
+        check(
+            self.base_url.startswith(("http://", "https://")),
+            f"{where}.base_url",
+            "must be an http(s) URL such as http://localhost:11434/v1",
+        )
+        check(bool(self.model.strip()), f"{where}.model", "must name a model")
+        check(
+            re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", self.api_key_env) is not None,
+            f"{where}.api_key_env",
+            "must be the NAME of an environment variable (letters, digits, _), not a key",
+        )
+        check(0 <= self.temperature <= 2, f"{where}.temperature", "must be in [0, 2]")
+        check(0 < self.top_p <= 1, f"{where}.top_p", "must be in (0, 1]")
+        check(self.max_tokens > 0, f"{where}.max_tokens", "must be positive")
+        check(self.image_tokens >= 0, f"{where}.image_tokens", "must be >= 0 (0 = tile rule)")
+        check(bool(self.difficulty_levels), f"{where}.difficulty_levels", "must not be empty")
+        check(self.max_metadata_chars >= 0, f"{where}.max_metadata_chars", "must be >= 0")
+        check_call_limits(self, where)
+        check(
+            self.price_in_per_mtok >= 0 and self.price_out_per_mtok >= 0,
+            f"{where}.price_in_per_mtok",
+            "prices must be >= 0",
+        )
 
 
 @dataclass(frozen=True)
@@ -227,8 +321,57 @@ class CsvImportParams:
 
 
 @dataclass(frozen=True)
+class EstimateParams:
+    """`abo-vqa estimate` and the first line of generate_qa: the cost before a paid run."""
+
+    prices_as_of: str = "2026-11"
+    """When `prices` was last checked against the providers' price pages (printed with every
+    estimate): update it whenever you edit the table."""
+    prices: dict[str, tuple[float, float]] = field(
+        default_factory=lambda: {
+            "gemini-3.8-flash": (0.30, 2.50),
+            "gemini-2.5-flash": (0.30, 2.50),
+            "gpt-4o-mini": (0.15, 0.60),
+            "qwen2.5vl:7b": (0.0, 0.0),
+        }
+    )
+    """USD per million [input, output] tokens, by model id (a local model costs 0). A model not
+    in the table gets no cost figure."""
+    default_output_tokens: int = 150
+    """Output tokens per request when no response is cached yet to measure the mean (five
+    one-word QA pairs as JSON take about 150)."""
+
+    def __post_init__(self) -> None:
+        for model, price in self.prices.items():
+            check(
+                len(price) == 2 and min(price) >= 0,
+                f"generate_qa.estimate.prices.{model}",
+                "must be [input, output] USD per million tokens, both >= 0",
+            )
+        check(
+            self.default_output_tokens >= 0,
+            "generate_qa.estimate.default_output_tokens",
+            "must be >= 0",
+        )
+
+
+@dataclass(frozen=True)
+class VerifierParams:
+    """Who answers the questions again from the image alone when `generate_qa.verify` is on."""
+
+    provider: Literal["same", "template", "gemini", "openai"] = "same"
+    """"same": the curating provider (template → the offline verifier); or name another, which
+    uses its own `generate_qa.<provider>` settings."""
+    model: str = ""
+    """A different model for verification (e.g. a larger one); empty = the provider's model."""
+    prompt_version: str = "verify-v1"
+    """Prompt file `src/abo_vqa/prompts/<prompt_version>.txt` (placeholders $questions,
+    $n_questions); part of the verification cache key."""
+
+
+@dataclass(frozen=True)
 class GenerateQAParams:
-    provider: Literal["template", "gemini", "csv"] = "template"
+    provider: Literal["template", "gemini", "csv", "openai"] = "template"
     seed: int = 42
     questions_per_image: int = 5
     question_types: tuple[str, ...] = QUESTION_TYPES
@@ -242,6 +385,15 @@ class GenerateQAParams:
     """Per-image provider responses, kept across runs so that nothing is ever paid for twice."""
     gemini: GeminiParams = field(default_factory=GeminiParams)
     csv: CsvImportParams = field(default_factory=CsvImportParams)
+    openai: OpenAIParams = field(default_factory=OpenAIParams)
+    """The `openai` provider (OpenAI-compatible Chat Completions servers)."""
+    estimate: EstimateParams = field(default_factory=EstimateParams)
+    """Price table and defaults of the cost estimate printed before a run."""
+    verify: bool = False
+    """After curation, ask a model to answer each question from the image alone and drop the
+    pairs whose answers disagree (reason verification_disagreed). One more request per image."""
+    verifier: VerifierParams = field(default_factory=VerifierParams)
+    """Who verifies (with `verify: true`)."""
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.question_types) - set(QUESTION_TYPES))

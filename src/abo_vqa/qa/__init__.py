@@ -25,6 +25,10 @@ def make_provider(params: GenerateQAParams, images_root: Path) -> QAProvider:
         from abo_vqa.qa.gemini.provider import GeminiProvider
 
         return GeminiProvider(params, images_root, Path(params.cache_dir))
+    if params.provider == "openai":
+        from abo_vqa.qa.openai_compat.provider import OpenAICompatProvider
+
+        return OpenAICompatProvider(params, images_root, Path(params.cache_dir))
     if params.provider == "csv":
         from abo_vqa.qa.csv_import import CsvImportProvider
 

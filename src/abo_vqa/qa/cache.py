@@ -116,3 +116,12 @@ def _writer_alive(tmp_name: str) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def provider_cache(cache_dir: str | Path, name: str) -> ResponseCache:
+    """The response cache of provider (or pass) `name` under the stage's cache folder.
+
+    Every provider and the verification pass get their cache here, so where responses live is
+    decided in one place.
+    """
+    return ResponseCache(Path(cache_dir) / name / "responses")

@@ -11,7 +11,6 @@ request and with it the `x-goog-api-key` header.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -21,7 +20,14 @@ from google.genai import errors as genai_errors
 from google.genai import types
 
 from abo_vqa.params import GeminiParams
-from abo_vqa.qa.gemini.errors import CallFailed, Failure, FailureKind, Redactor, classify_http_error
+from abo_vqa.qa.gemini.errors import (
+    CallFailed,
+    Failure,
+    FailureKind,
+    Redactor,
+    classify_http_error,
+    json_object_body,
+)
 
 T = TypeVar("T")
 
@@ -152,15 +158,7 @@ class GeminiClient:
             )
         )
         body_text = response.sdk_http_response.body if response.sdk_http_response else None
-        try:
-            body = json.loads(body_text or "")
-        except json.JSONDecodeError:
-            body = None
-        if not isinstance(body, dict):
-            raise CallFailed(
-                Failure(FailureKind.TRANSIENT, 200, "BAD_BODY", "response is not JSON")
-            )
-        return body
+        return json_object_body(body_text)
 
     def create_batch(self, slot: int, items: Sequence[BatchItem], display_name: str) -> str:
         """Submit a batch job of inline requests; returns its name ("batches/...")."""

@@ -13,6 +13,7 @@ body may echo what it was sent (some proxies quote the key back).
 from __future__ import annotations
 
 import enum
+import json
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -113,6 +114,18 @@ class CallFailed(Exception):
     def __init__(self, failure: Failure) -> None:
         super().__init__(failure.describe())
         self.failure = failure
+
+
+def json_object_body(text: str | None) -> dict[str, Any]:
+    """The JSON object a 200 response carries; a body that is not one (a proxy's HTML page,
+    junk) raises CallFailed as a transient failure, to be asked again."""
+    try:
+        body = json.loads(text or "")
+    except json.JSONDecodeError:
+        body = None
+    if not isinstance(body, dict):
+        raise CallFailed(Failure(FailureKind.TRANSIENT, 200, "BAD_BODY", "response is not JSON"))
+    return body
 
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?)s\s*$")

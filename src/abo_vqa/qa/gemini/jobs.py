@@ -108,11 +108,13 @@ class RunTally:
 class Progress:
     """A tqdm bar over images: done/total, rate, ETA, plus tokens and estimated cost so far."""
 
-    def __init__(self, total: int, done: int, enabled: bool, tally: RunTally) -> None:
+    def __init__(
+        self, total: int, done: int, enabled: bool, tally: RunTally, desc: str = "gemini"
+    ) -> None:
         self._tally = tally
         self._lock = threading.Lock()
         self._bar = tqdm(
-            total=total, initial=done, unit="img", desc="gemini", disable=not enabled,
+            total=total, initial=done, unit="img", desc=desc, disable=not enabled,
             dynamic_ncols=True, mininterval=0.5,
         )  # fmt: skip
 

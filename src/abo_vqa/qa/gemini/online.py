@@ -17,8 +17,9 @@ import logging
 import random
 import threading
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
+from typing import Any, Protocol
 
 from abo_vqa.params import GeminiParams
 from abo_vqa.qa.cache import ResponseCache
@@ -34,7 +35,7 @@ from abo_vqa.qa.gemini.errors import (
 from abo_vqa.qa.gemini.jobs import ImageJob, Progress, RunTally, cost_usd, make_record
 from abo_vqa.qa.gemini.keys import KeyPool
 from abo_vqa.qa.gemini.limiter import RateLimiter
-from abo_vqa.qa.gemini.parse import response_usage
+from abo_vqa.qa.gemini.parse import Usage, response_usage
 
 log = logging.getLogger(__name__)
 
@@ -47,13 +48,24 @@ def backoff_delay(attempt: int, base_s: float, cap_s: float, rng: random.Random)
     return min(cap_s, base_s * 2 ** (attempt - 1)) * rng.uniform(0.5, 1.0)
 
 
+class ChatClient(Protocol):
+    """What the runner needs of a client: one call per image, the response body as JSON, every
+    failure raised as `CallFailed` (GeminiClient, or another provider's client)."""
+
+    def generate(self, slot: int, image: bytes, mime_type: str, prompt: str) -> dict[str, Any]: ...
+
+
 class OnlineRunner:
-    """Fetches responses for image jobs into the cache (see the module docstring)."""
+    """Fetches responses for image jobs into the cache (see the module docstring).
+
+    Another provider with the same retry rules passes its client, its response-usage reader and
+    its params section name (`section`, used in error messages); the defaults are Gemini's.
+    """
 
     def __init__(
         self,
         *,
-        client: GeminiClient,
+        client: GeminiClient | ChatClient,
         pool: KeyPool,
         limiter: RateLimiter,
         cache: ResponseCache,
@@ -61,8 +73,12 @@ class OnlineRunner:
         tally: RunTally,
         progress: Progress,
         redact: Redactor,
+        usage_of: Callable[[Mapping[str, Any]], Usage] = response_usage,
+        section: str = "gemini",
     ) -> None:
         self.client = client
+        self.usage_of = usage_of
+        self.section = section
         self.pool = pool
         self.limiter = limiter
         self.cache = cache
@@ -135,12 +151,15 @@ class OnlineRunner:
                 self._give_up(job, "request_failed", failure.describe())
                 return False
             p = self.params
-            self.stop.wait(backoff_delay(times, p.backoff_s, p.max_backoff_s, self._rng))
+            delay = backoff_delay(times, p.backoff_s, p.max_backoff_s, self._rng)
+            # A server that says when to come back (Retry-After on a 503) is believed, capped.
+            delay = max(delay, min(failure.retry_delay_s or 0.0, p.max_backoff_s))
+            self.stop.wait(delay)
             return True
         if failure.kind is FailureKind.NOT_FOUND:
             raise GeminiConfigError(
-                f"generate_qa.gemini.model {self.params.model!r}: {failure.describe()} "
-                f"(check the model id against Google's model list)"
+                f"generate_qa.{self.section}.model {self.params.model!r}: {failure.describe()} "
+                f"(check the model id against the server's model list)"
             )
         self._rejected(job, failure)
         return False
@@ -151,7 +170,7 @@ class OnlineRunner:
         if self.redact(text) != text:
             body = json.loads(self.redact(text))
         self.cache.put(job.key, make_record(job, body, "online"))
-        usage = response_usage(body)
+        usage = self.usage_of(body)
         if usage.input_tokens:
             self.limiter.settle(job.estimated_input_tokens, usage.input_tokens)
         with self.tally.lock:
@@ -195,5 +214,5 @@ class OnlineRunner:
         if streak >= self.params.max_consecutive_rejections:
             raise GeminiConfigError(
                 f"the API rejected {streak} requests in a row, last: {failure.describe()} "
-                f"(a setting in generate_qa.gemini is probably wrong)"
+                f"(a setting in generate_qa.{self.section} is probably wrong)"
             )

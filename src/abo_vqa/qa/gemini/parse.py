@@ -211,12 +211,18 @@ def parse_response(response: Mapping[str, Any]) -> ParsedResponse:
     problem = _finish_problem(str(_get(candidate, "finishReason", "finish_reason") or ""))
     if problem:
         return nothing(problem)
-    text = response_text(candidate).strip()
+    return parse_answer_text(response_text(candidate), usage)
+
+
+def parse_answer_text(text: str, usage: Usage) -> ParsedResponse:
+    """The pairs in a model's answer text, whichever API it came from (empty_text, unparseable
+    and no_questions name an answer that yields nothing)."""
+    text = text.strip()
     if not text:
-        return nothing("empty_text")
+        return ParsedResponse(pairs=(), problem="empty_text", usage=usage)
     parsed = parse_qa_text(text)
     if parsed is None:
-        return nothing("unparseable")
+        return ParsedResponse(pairs=(), problem="unparseable", usage=usage)
     pairs, rejected = parsed
     return ParsedResponse(
         pairs=tuple(pairs),

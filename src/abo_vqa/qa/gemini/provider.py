@@ -27,14 +27,14 @@ import logging
 import mimetypes
 import os
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from abo_vqa.params import GenerateQAParams
 from abo_vqa.qa.base import ProviderRun, RejectedPair
-from abo_vqa.qa.cache import ResponseCache, cache_key
+from abo_vqa.qa.cache import ResponseCache, cache_key, provider_cache
 from abo_vqa.qa.gemini.errors import AllKeysExhaustedError, Redactor
 from abo_vqa.qa.gemini.jobs import (
     CACHE_FORMAT,
@@ -46,7 +46,7 @@ from abo_vqa.qa.gemini.jobs import (
 )
 from abo_vqa.qa.gemini.keys import KeyPool, read_api_keys
 from abo_vqa.qa.gemini.limiter import RateLimiter
-from abo_vqa.qa.gemini.parse import parse_response
+from abo_vqa.qa.gemini.parse import ParsedResponse, parse_response
 from abo_vqa.qa.gemini.prompt import PromptTemplate, load_prompt, render_prompt, response_schema
 
 log = logging.getLogger(__name__)
@@ -73,10 +73,15 @@ def plan_jobs(
     images_root: Path,
     template: PromptTemplate,
     settings: Mapping[str, Any],
+    section: Any = None,
 ) -> tuple[list[ImageJob], Counter[str]]:
     """One job per distinct image_id (first listing wins), in listing order; images that cannot
-    be read are counted as image_missing."""
-    gemini = params.gemini
+    be read are counted as image_missing.
+
+    `section` is the provider's params (model, difficulty_levels, max_metadata_chars):
+    `params.gemini` unless another provider that asks the same prompt passes its own.
+    """
+    gemini = params.gemini if section is None else section
     jobs: list[ImageJob] = []
     rejected: Counter[str] = Counter()
     seen: set[str] = set()
@@ -126,12 +131,17 @@ def assemble(
     cache: ResponseCache,
     params: GenerateQAParams,
     failed: Mapping[str, str],
+    *,
+    parse: Callable[[Mapping[str, Any]], ParsedResponse] = parse_response,
+    section: Any = None,
 ) -> ProviderRun:
     """Pairs, per-image rejections and dataset totals, read from the cache alone.
 
     `failed` (cache key → reason) only names why an image has no response; it changes counts,
-    never pairs.
+    never pairs. Another provider passes its response parser and its params (`section`, for the
+    prices); the defaults are Gemini's.
     """
+    section = params.gemini if section is None else section
     result = ProviderRun()
     totals = Counter[str]()
     cost = 0.0
@@ -140,12 +150,12 @@ def assemble(
         if record is None or not isinstance(record.get("response"), dict):
             result.rejected[failed.get(job.key, "no_response")] += 1
             continue
-        parsed = parse_response(record["response"])
+        parsed = parse(record["response"])
         totals["images_answered"] += 1
         totals["input_tokens"] += parsed.usage.input_tokens
         totals["output_tokens"] += parsed.usage.output_tokens + parsed.usage.thinking_tokens
         totals["thinking_tokens"] += parsed.usage.thinking_tokens
-        cost += cost_usd(parsed.usage, params.gemini, str(record.get("source", "online")))
+        cost += cost_usd(parsed.usage, section, str(record.get("source", "online")))
         if parsed.problem:
             result.rejected[parsed.problem] += 1
         result.rejected.update(parsed.item_rejections)
@@ -153,7 +163,7 @@ def assemble(
         for extra in pairs[params.questions_per_image :]:
             result.reject(
                 RejectedPair.from_pair(
-                    "extra_questions", extra, image_id=job.image_id, provider="gemini"
+                    "extra_questions", extra, image_id=job.image_id, provider=params.provider
                 )
             )
         pairs = pairs[: params.questions_per_image]
@@ -173,15 +183,20 @@ class GeminiProvider:
     """See the module docstring."""
 
     name = "gemini"
+    rerun_hint = "rerun with new keys, or after the daily quota resets (midnight Pacific time)"
+    """What to do when every key is exhausted (a provider that reuses this flow has its own)."""
 
     def __init__(self, params: GenerateQAParams, images_root: Path, cache_dir: Path) -> None:
         self.params = params
         self.images_root = Path(images_root)
-        self.cache = ResponseCache(Path(cache_dir) / "gemini" / "responses")
+        self.cache = provider_cache(cache_dir, "gemini")
         self.batch_dir = Path(cache_dir) / "gemini" / "batches"
         self.template = load_prompt(params.gemini.prompt_version)
         schema = response_schema(params.question_types, params.questions_per_image)
         self.settings = generation_settings(params.gemini, schema)
+        # What a provider that reuses this plan → fetch → assemble flow replaces.
+        self.section: Any = params.gemini
+        self.parse: Callable[[Mapping[str, Any]], ParsedResponse] = parse_response
 
     def run(self, listings: Sequence[Mapping[str, Any]]) -> ProviderRun:
         """QA candidates for every listing's image; asks the API only for uncached images.
@@ -191,14 +206,15 @@ class GeminiProvider:
         BatchPendingError when batch jobs are still running; the cache keeps all answers.
         """
         jobs, missing = plan_jobs(
-            listings, self.params, self.images_root, self.template, self.settings
+            listings, self.params, self.images_root, self.template, self.settings, self.section
         )
         self.cache.sweep_temporary_files()
         todo = [job for job in jobs if job.key not in self.cache]
         tally = RunTally()
         log.info(
-            "gemini: %d images, %d cached, %d to ask", len(jobs), len(jobs) - len(todo), len(todo)
-        )
+            "%s: %d images, %d cached, %d to ask",
+            self.name, len(jobs), len(jobs) - len(todo), len(todo),
+        )  # fmt: skip
         pending_batches = list(self.batch_dir.glob("*.json"))
         if todo and pending_batches and not self.params.gemini.batch:
             log.warning(
@@ -214,8 +230,7 @@ class GeminiProvider:
             answered = partial.stats["images_answered"]
             raise AllKeysExhaustedError(
                 f"{error}; {answered} of {len(jobs)} images answered and cached in "
-                f"{self.cache.root}: rerun with new keys, or after the daily quota resets "
-                f"(midnight Pacific time), to ask only for the rest",
+                f"{self.cache.root}: {self.rerun_hint}, to ask only for the rest",
                 partial=partial,
             ) from None
         return self._result(jobs, missing, tally, len(todo))
@@ -247,17 +262,14 @@ class GeminiProvider:
                 progress=progress, redact=redact,
                 limiter=RateLimiter(gemini.requests_per_minute, gemini.tokens_per_minute),
             )  # fmt: skip
-        try:
-            with _guarded_third_party_logs(redact):
-                runner.run(todo)
-        finally:
-            progress.close()
-            tally.keys_total, tally.keys_dropped = pool.size, len(pool.dropped)
+        drive(runner, todo, progress=progress, pool=pool, redact=redact, tally=tally)
 
     def _result(
         self, jobs: list[ImageJob], missing: Counter[str], tally: RunTally, asked: int
     ) -> ProviderRun:
-        result = assemble(jobs, self.cache, self.params, tally.failed)
+        result = assemble(
+            jobs, self.cache, self.params, tally.failed, parse=self.parse, section=self.section
+        )
         result.rejected.update(missing)
         result.stats.update(
             cache_hits=len(jobs) - asked,
@@ -278,8 +290,27 @@ class GeminiProvider:
         return result
 
 
+def drive(
+    runner: Any,
+    todo: list[ImageJob],
+    *,
+    progress: Progress,
+    pool: KeyPool,
+    redact: Redactor,
+    tally: RunTally,
+) -> None:
+    """Run `runner` over `todo` with third-party logs quieted and redacted; whatever happens,
+    close the progress bar and record the key pool's state in the tally."""
+    try:
+        with _guarded_third_party_logs(redact):
+            runner.run(todo)
+    finally:
+        progress.close()
+        tally.keys_total, tally.keys_dropped = pool.size, len(pool.dropped)
+
+
 # Loggers of the HTTP stack and the SDK: one INFO line per request would drown the progress bar.
-_THIRD_PARTY_LOGGERS = ("httpx", "httpx2", "httpcore", "httpcore2", "google_genai")
+_THIRD_PARTY_LOGGERS = ("httpx", "httpx2", "httpcore", "httpcore2", "google_genai", "openai")
 
 
 class _RedactingFilter(logging.Filter):
