@@ -15,7 +15,7 @@ from abo_vqa.evaluate import (
     load_images,
 )
 from abo_vqa.io import read_csv, write_csv, write_json
-from abo_vqa.metrics import Scorer
+from abo_vqa.metrics.scorer import Scorer
 from abo_vqa.models import load_vqa_model
 from abo_vqa.params import load_params
 from abo_vqa.qa.base import QA_COLUMNS

@@ -13,11 +13,11 @@ from pathlib import Path
 
 from abo_vqa.evaluate import PREDICTION_COLUMNS, ModelPredictor, evaluate_all, load_images
 from abo_vqa.io import read_csv, read_json, write_csv, write_json
-from abo_vqa.metrics import Scorer
+from abo_vqa.metrics.scorer import Scorer
 from abo_vqa.models import load_vqa_model
+from abo_vqa.models.lora import attach_adapter
 from abo_vqa.params import load_params
 from abo_vqa.qa.base import QA_COLUMNS
-from abo_vqa.quantize import attach_adapter
 from abo_vqa.report import comparison_markdown, plot_tables, select_examples
 from abo_vqa.report_html import evaluation_html, thumbnail_data_uri
 from abo_vqa.stage import run_stage

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from abo_vqa.io import read_jsonl, write_csv, write_json
 from abo_vqa.params import load_params
-from abo_vqa.qa import make_provider
 from abo_vqa.qa.base import QA_COLUMNS
 from abo_vqa.qa.dataset import build_qa_rows
+from abo_vqa.qa.providers import make_provider
 from abo_vqa.stage import run_stage
 
 log = logging.getLogger("generate_qa")

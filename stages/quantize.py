@@ -9,12 +9,13 @@ from pathlib import Path
 
 from abo_vqa.evaluate import ModelPredictor, evaluate_predictions, load_images
 from abo_vqa.io import read_csv, write_json
-from abo_vqa.metrics import MetricsParams, Scorer
+from abo_vqa.metrics.params import MetricsParams
+from abo_vqa.metrics.scorer import Scorer
 from abo_vqa.models import load_vqa_model
+from abo_vqa.models.lora import attach_adapter
 from abo_vqa.params import load_params
 from abo_vqa.qa.base import QA_COLUMNS
 from abo_vqa.quantize import (
-    attach_adapter,
     directory_size,
     load_variant,
     measure_variants,

@@ -19,9 +19,9 @@ from dvclive import Live
 from abo_vqa.evaluate import load_images
 from abo_vqa.io import read_csv, write_json
 from abo_vqa.models import load_vqa_model
+from abo_vqa.models.lora import bnb_config
 from abo_vqa.params import QuantizeParams, load_params
 from abo_vqa.qa.base import QA_COLUMNS
-from abo_vqa.quantize import bnb_config
 from abo_vqa.stage import run_stage
 from abo_vqa.train import (
     QADataset,

@@ -40,9 +40,9 @@ from scratch_project import (
 from abo_vqa.filtering import filter_listings
 from abo_vqa.io import write_csv
 from abo_vqa.params import FilterMetadataParams, GenerateQAParams
-from abo_vqa.qa import make_provider
 from abo_vqa.qa.base import QA_COLUMNS
 from abo_vqa.qa.dataset import build_qa_rows
+from abo_vqa.qa.providers import make_provider
 
 STAGE = REPO / "stages" / "train_lora.py"
 ABO_SAMPLE = REPO / "data" / "abo_sample"

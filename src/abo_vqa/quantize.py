@@ -21,43 +21,18 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from peft import PeftModel
 from PIL import Image
 
+from abo_vqa.models.lora import bnb_config
 from abo_vqa.params import QuantizeParams
 
 log = logging.getLogger(__name__)
-
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-
-
-def attach_adapter(vqa_model: Any, adapter_dir: Path) -> Any:
-    """Load a saved LoRA adapter onto `vqa_model.model` in place; returns the same VQAModel."""
-    vqa_model.model = PeftModel.from_pretrained(vqa_model.model, str(adapter_dir))
-    vqa_model.model.eval()
-    return vqa_model
 
 
 def merge_adapter(vqa_model: Any) -> Any:
     """Fold the LoRA weights into the base weights (the model then needs no peft at load)."""
     vqa_model.model = vqa_model.model.merge_and_unload()
     return vqa_model
-
-
-def bnb_config(params: QuantizeParams) -> Any | None:
-    """The BitsAndBytesConfig for a bitsandbytes method, or None for the others."""
-    from transformers import BitsAndBytesConfig
-
-    if params.method == "int8":
-        return BitsAndBytesConfig(load_in_8bit=True)
-    if params.method in ("nf4", "fp4"):
-        return BitsAndBytesConfig(
-            load_in_4bit=True,
-            bnb_4bit_quant_type=params.method,  # bitsandbytes defaults to fp4 unless told
-            bnb_4bit_use_double_quant=params.double_quant,
-            bnb_4bit_compute_dtype=DTYPES[params.compute_dtype],
-        )
-    return None
 
 
 def load_variant(merged_dir: Path, params: QuantizeParams, family: str) -> Any:

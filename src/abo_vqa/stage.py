@@ -14,11 +14,10 @@ from pathlib import Path
 
 from abo_vqa.config import ParamsError
 from abo_vqa.io import InputError
-from abo_vqa.qa.csv_import import CsvImportError
-from abo_vqa.qa.gemini.errors import GeminiError
 
-INPUT_ERRORS: tuple[type[Exception], ...] = (ParamsError, InputError, CsvImportError, GeminiError)
-"""Errors that describe the user's params, files or credentials, each naming what to fix."""
+INPUT_ERRORS: tuple[type[Exception], ...] = (ParamsError, InputError)
+"""Errors that describe the user's params, files or credentials, each naming what to fix (the
+CSV import's and the Gemini provider's errors are InputErrors too)."""
 
 INPUT_ERROR_EXIT_STATUS = 2
 

@@ -21,6 +21,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from abo_vqa.io import InputError
 from abo_vqa.params import CsvImportParams, GenerateQAParams
 from abo_vqa.qa.base import ProviderRun, QAPair
 
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 _MAX_LOGGED_PROBLEMS = 20
 
 
-class CsvImportError(ValueError):
+class CsvImportError(InputError):
     """The CSV cannot be imported at all (missing file or column); names the file."""
 
 
