@@ -51,6 +51,7 @@ import torch
 from peft import get_peft_model
 from PIL import Image
 
+from abo_vqa import abo
 from abo_vqa.evaluate import load_images
 from abo_vqa.io import read_csv
 from abo_vqa.models import load_vqa_model
@@ -270,7 +271,7 @@ def main() -> None:
     torch.manual_seed(args.seed)
 
     params = load_params(ROOT / "params.yaml")
-    images_root = ROOT / params.data.abo_root / "images" / "small"
+    images_root = abo.images_dir(ROOT / params.data.abo_root)
     rows = read_csv(TRAIN_SPLIT)[: args.samples]
     batch_size = args.batch_size or params.train.batch_size
     learning_rate, weight_decay = params.train.learning_rate, params.train.weight_decay

@@ -6,6 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from abo_vqa import abo
 from abo_vqa.io import read_jsonl, write_csv, write_json
 from abo_vqa.params import load_params
 from abo_vqa.qa.base import QA_COLUMNS
@@ -23,10 +24,9 @@ def main() -> None:
     parser.add_argument("--metrics", type=Path, required=True)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
     params = load_params(args.params)
-    images_root = Path(params.data.abo_root) / "images" / "small"
+    images_root = abo.images_dir(params.data.abo_root)
     listings = list(read_jsonl(args.listings))
     # A declared DVC output: it must exist even for providers that cache nothing.
     Path(params.generate_qa.cache_dir).mkdir(parents=True, exist_ok=True)
