@@ -15,6 +15,7 @@ import torch
 from PIL import Image
 from transformers import BlipForQuestionAnswering, BlipProcessor
 
+from abo_vqa.models.adapter import HFVQAModel
 from abo_vqa.models.base import as_rgb, batched_predict, resolve_device, resolve_dtype
 
 # The decoder's output projection shares its weight with the decoder's word embeddings; a LoRA
@@ -22,15 +23,10 @@ from abo_vqa.models.base import as_rgb, batched_predict, resolve_device, resolve
 TIED_OUTPUT_HEAD = "text_decoder.cls.predictions.decoder"
 
 
-class BlipVQAModel:
+class BlipVQAModel(HFVQAModel):
     """A BlipForQuestionAnswering with its processor (see `abo_vqa.models.base.VQAModel`)."""
 
     family = "blip"
-
-    def __init__(self, model: torch.nn.Module, processor: BlipProcessor, device: torch.device):
-        self.model = model
-        self.processor = processor
-        self.device = device
 
     @property
     def lora_exclude_modules(self) -> tuple[str, ...]:
@@ -168,10 +164,6 @@ class BlipVQAModel:
 
     def _question_length(self, question: str) -> int:
         return len(self.processor.tokenizer(question)["input_ids"])
-
-    def save(self, path: str | Path) -> None:
-        self.model.save_pretrained(str(path))
-        self.processor.save_pretrained(str(path))
 
 
 def question_states(
