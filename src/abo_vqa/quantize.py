@@ -1,7 +1,7 @@
 """Merge a LoRA adapter into its base, quantize the result, and measure what quantization costs.
 
-bitsandbytes ≥ 0.46 runs NF4/FP4 and int8 on the CPU as well (GUIDE §4), so the same code path
-serves a laptop and a GPU box. NF4 with double quantization is the reports' configuration; the other
+bitsandbytes ≥ 0.46 runs NF4/FP4 and int8 on the CPU as well, so the same code path serves a
+laptop and a GPU box. NF4 with double quantization is QLoRA's configuration; the other
 variants are measured beside it so that the trade-off is a table, not a guess.
 """
 
@@ -59,7 +59,6 @@ def weight_bytes(path: Path) -> int:
 class PeakMemory:
     bytes: int | None = None
     """Peak bytes in use above the level at the start; None where it cannot be measured."""
-    how: str = "unmeasured"
 
 
 def _status_bytes(field: str) -> int:
@@ -86,8 +85,7 @@ def peak_memory() -> Iterator[PeakMemory]:
     (VmHWM, whose high-water mark writing "5" to /proc/self/clear_refs resets), which counts
     torch's allocations and every library's alike; free memory is handed back to the system
     first, so that reusing it does not hide allocations. The figure still varies a little from
-    run to run. Elsewhere the
-    result stays None.
+    run to run. Elsewhere the result stays None.
     """
     result = PeakMemory()
     if torch.cuda.is_available():
@@ -96,7 +94,7 @@ def peak_memory() -> Iterator[PeakMemory]:
         start = torch.cuda.memory_allocated()
         yield result
         torch.cuda.synchronize()
-        result.bytes, result.how = torch.cuda.max_memory_allocated() - start, "cuda"
+        result.bytes = torch.cuda.max_memory_allocated() - start
         return
     gc.collect()  # garbage of earlier work would otherwise be freed, or not, inside the block
     _return_free_memory_to_the_system()
@@ -107,7 +105,7 @@ def peak_memory() -> Iterator[PeakMemory]:
         yield result
         return
     yield result
-    result.bytes, result.how = max(0, _status_bytes("VmHWM") - start), "rss"
+    result.bytes = max(0, _status_bytes("VmHWM") - start)
 
 
 UNQUANTIZED = "none"
