@@ -1,4 +1,4 @@
-"""Preprocessed pixels cached once per image (issue 6): the same pixels, hence the same training,
+"""Preprocessed pixels cached once per image: the same pixels, hence the same training,
 with far less preprocessing; only for adapters that can take pixels apart from the text."""
 
 from __future__ import annotations

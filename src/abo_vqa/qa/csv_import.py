@@ -2,7 +2,7 @@
 
 `generate_qa.csv.columns` maps our fields onto the CSV's columns, so the common layouts work as
 they are: ``image_name,question,answer`` (the course's), ``Image_ID,Item_ID,Question,Answer,
-Image_Path`` (report B), with or without a question type column (missing types are inferred from
+Image_Path``, with or without a question type column (missing types are inferred from
 the question's wording by `validate_pairs`). Rows join to the filtered listings by the image's
 file name, ABO image id or path (`image_key`); a path joins on its trailing components, so
 absolute paths from another machine ("/kaggle/input/.../small/14/14fe8812.jpg") still match.
