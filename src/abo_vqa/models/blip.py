@@ -47,27 +47,6 @@ class BlipVQAModel(HFVQAModel):
         pixel_dtype = self._blip().vision_model.embeddings.patch_embedding.weight.dtype
         return pixels.to(self.device, pixel_dtype)
 
-    def image_pixels(self, image: Image.Image) -> torch.Tensor:
-        """One image's float32 pixel values (3, size, size) on the CPU: its slice of
-        `encode_images` before the cast, whatever batch it is in (the processor resizes and
-        normalizes each image on its own), so it may be computed once and reused."""
-        pixels = self.processor.image_processor(as_rgb([image]), return_tensors="pt")
-        return pixels["pixel_values"][0]
-
-    def training_batch_from_pixels(
-        self, pixels: Sequence[torch.Tensor], questions: Sequence[str], answers: Sequence[str]
-    ) -> dict[str, torch.Tensor]:
-        """`training_batch` for images given as their `image_pixels`."""
-        if len(pixels) != len(questions):
-            raise ValueError(f"{len(pixels)} images but {len(questions)} questions")
-        if len(answers) != len(questions):
-            raise ValueError(f"{len(questions)} questions but {len(answers)} answers")
-        return {
-            **self.encode_questions(questions),
-            "pixel_values": self._vision_input(torch.stack(list(pixels))),
-            **self.encode_answers(answers),
-        }
-
     def encode_questions(self, questions: Sequence[str]) -> dict[str, torch.Tensor]:
         """`input_ids` and `attention_mask` of the padded questions."""
         tokens = self.processor.tokenizer(
@@ -190,7 +169,7 @@ def answer_loss_from_image_embeds(
     """`BlipForQuestionAnswering.forward`'s training loss from the question encoder on.
 
     For callers that run the vision tower themselves: once per image for several questions
-    (pretraining), or once per dataset with the tower frozen (bench/bench_train_cache.py).
+    (pretraining).
     `image_embeds` has one row per row of `batch`'s text tensors.
     """
     question_embeds = question_states(model, batch, image_embeds)
