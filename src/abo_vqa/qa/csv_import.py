@@ -1,7 +1,7 @@
 """The `csv` QA provider: import an existing curated VQA CSV (e.g. a team's Gemini output).
 
 `generate_qa.csv.columns` maps our fields onto the CSV's columns, so the common layouts work as
-they are: ``image_name,question,answer`` (the course's), ``Image_ID,Item_ID,Question,Answer,
+they are: ``image_name,question,answer``, ``Image_ID,Item_ID,Question,Answer,
 Image_Path``, with or without a question type column (missing types are inferred from
 the question's wording by `validate_pairs`). Rows join to the filtered listings by the image's
 file name, ABO image id or path (`image_key`); a path joins on its trailing components, so
