@@ -1,14 +1,16 @@
 """Do differently configured machines compute the same numbers? Training, quantization and
 evaluation of one scratch project, rerun under other CPU configurations and compared.
 
-    nice -n 10 .venv/bin/python bench/bench_determinism.py /tmp/abo-determinism
+    nice -n 10 .venv/bin/python bench/bench_determinism.py /tmp/abo-determinism [--max-steps 6]
+        [--configs 2-threads avx2 aten-avx2 onednn-avx2 mkl-avx2]
 
 Builds a scratch project (tests/scratch_project.py: the sample data, the shipped base, quick
-params) and reproduces it with the reference configuration: one thread. Then, for each other
-configuration, a copy of it reruns baseline_eval, train_lora, quantize and final_eval (forced) and
-every figure is compared with the reference's: file hashes of the adapter, the merged and the
-quantized model and the predictions; each number in the metrics files (time and memory left out,
-they are measured); the largest difference of any adapter weight.
+params with `--max-steps` training steps) and reproduces it with the reference configuration (one
+thread, the CPU's own instruction set). Then, for each other configuration, a copy of it reruns
+baseline_eval, train_lora, quantize and final_eval (forced) and every figure is compared with the
+reference's: file hashes of the adapter, the merged and the quantized model and the predictions;
+each number in the metrics files (time and memory left out, they are measured); the largest
+difference of any adapter weight.
 
 Configurations (environment of the stage processes):
 - `2-threads`: OMP_NUM_THREADS=2 (torch's intra-op threads; a machine with more cores);
@@ -28,9 +30,11 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
 from scratch_project import (  # noqa: E402  (tests/ is not a package)
+    QUICK_PARAMS,
     build_scratch_project,
     copy_project,
     dvc,
+    merge,
     outputs_digest,
 )
 
@@ -114,8 +118,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("workdir", type=Path, help="folder to create (must not exist)")
     parser.add_argument("--configs", nargs="*", default=["2-threads", "avx2"], choices=CONFIGS)
+    parser.add_argument(
+        "--max-steps", type=int, default=QUICK_PARAMS["train"]["max_steps"], help="training steps"
+    )
     args = parser.parse_args()
-    reference = build_scratch_project(args.workdir.resolve() / "reference")
+    overrides = merge(QUICK_PARAMS, {"train": {"max_steps": args.max_steps}})
+    reference = build_scratch_project(args.workdir.resolve() / "reference", overrides=overrides)
     dvc("repro", cwd=reference, env=CONFIGS["reference"])
     for name in args.configs:
         other = copy_project(reference, args.workdir.resolve() / name)
