@@ -36,7 +36,9 @@ import time
 import numpy as np
 
 from abo_vqa.answers import normalize_reference, postprocess
-from abo_vqa.metrics import MetricsParams, Scorer, models
+from abo_vqa.metrics import models
+from abo_vqa.metrics.params import MetricsParams
+from abo_vqa.metrics.scorer import Scorer
 from abo_vqa.metrics.semantic import csns
 from abo_vqa.metrics.text import exact_match, token_f1, vqa_accuracy
 from abo_vqa.vocabulary import all_answer_words

@@ -6,6 +6,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from abo_vqa import abo
 from abo_vqa.evaluate import (
     PREDICTION_COLUMNS,
     ModelPredictor,
@@ -15,7 +16,7 @@ from abo_vqa.evaluate import (
     load_images,
 )
 from abo_vqa.io import read_csv, write_csv, write_json
-from abo_vqa.metrics import Scorer
+from abo_vqa.metrics.scorer import Scorer
 from abo_vqa.models import load_vqa_model
 from abo_vqa.params import load_params
 from abo_vqa.qa.base import QA_COLUMNS
@@ -31,12 +32,11 @@ def main() -> None:
     parser.add_argument("--metrics", type=Path, required=True)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
     params = load_params(args.params)
     train_rows = read_csv(args.splits / "train.csv", required=QA_COLUMNS)
     test_rows = read_csv(args.splits / "test.csv", required=QA_COLUMNS)
-    images_root = Path(params.data.abo_root) / "images" / "small"
+    images_root = abo.images_dir(params.data.abo_root)
     images = load_images(test_rows, images_root)
 
     vqa_model = load_vqa_model(

@@ -11,6 +11,7 @@ import argparse
 import logging
 from pathlib import Path
 
+from abo_vqa import abo
 from abo_vqa.evaluate import PREDICTION_COLUMNS, load_images
 from abo_vqa.final_eval import build_reports, evaluate_final_models, report_context
 from abo_vqa.io import read_csv, read_json, write_csv, write_json
@@ -40,11 +41,10 @@ def main() -> None:
     parser.add_argument("--plots", type=Path, required=True, help="folder for plot data files")
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
     params = load_params(args.params)
     test_rows = read_csv(args.splits / "test.csv", required=QA_COLUMNS)
-    images_root = Path(params.data.abo_root) / "images" / "small"
+    images_root = abo.images_dir(params.data.abo_root)
     images = load_images(test_rows, images_root)
     results = evaluate_final_models(
         params,

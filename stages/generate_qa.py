@@ -8,12 +8,13 @@ import logging
 import sys
 from pathlib import Path
 
+from abo_vqa import abo
 from abo_vqa.io import read_jsonl, write_csv, write_json
 from abo_vqa.params import load_params
-from abo_vqa.qa import make_provider
 from abo_vqa.qa.base import QA_COLUMNS, REJECTED_COLUMNS
 from abo_vqa.qa.dataset import build_qa_table
 from abo_vqa.qa.estimate import estimate_run, format_estimate
+from abo_vqa.qa.providers import make_provider
 from abo_vqa.qa.verify import apply_verification
 from abo_vqa.stage import run_stage
 
@@ -28,10 +29,9 @@ def main() -> None:
     parser.add_argument("--metrics", type=Path, required=True)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
     params = load_params(args.params)
-    images_root = Path(params.data.abo_root) / "images" / "small"
+    images_root = abo.images_dir(params.data.abo_root)
     listings = list(read_jsonl(args.listings))
     estimate = estimate_run(params.generate_qa, listings, images_root)
     if estimate is not None:  # first, so a paid run shows its price before it starts

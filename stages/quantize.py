@@ -7,14 +7,16 @@ import logging
 import shutil
 from pathlib import Path
 
+from abo_vqa import abo
 from abo_vqa.evaluate import ModelPredictor, evaluate_predictions, load_images
 from abo_vqa.io import read_csv, write_json
-from abo_vqa.metrics import MetricsParams, Scorer
+from abo_vqa.metrics.params import MetricsParams
+from abo_vqa.metrics.scorer import Scorer
 from abo_vqa.models import load_vqa_model
+from abo_vqa.models.lora import attach_adapter
 from abo_vqa.params import load_params
 from abo_vqa.qa.base import QA_COLUMNS
 from abo_vqa.quantize import (
-    attach_adapter,
     directory_size,
     load_variant,
     measure_variants,
@@ -35,7 +37,6 @@ def main() -> None:
     parser.add_argument("--metrics", type=Path, required=True)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
     params = load_params(args.params)
     family = params.model.family
@@ -49,7 +50,7 @@ def main() -> None:
     quantized.save(args.out)
 
     test_rows = read_csv(args.splits / "test.csv", required=QA_COLUMNS)
-    images = load_images(test_rows, Path(params.data.abo_root) / "images" / "small")
+    images = load_images(test_rows, abo.images_dir(params.data.abo_root))
     scorer = Scorer(
         MetricsParams(enabled=("exact_match",), bootstrap_samples=1),
         postprocess=params.answers.postprocess,

@@ -16,12 +16,13 @@ from pathlib import Path
 from accelerate import PartialState
 from dvclive import Live
 
+from abo_vqa import abo
 from abo_vqa.evaluate import load_images
 from abo_vqa.io import read_csv, write_json
 from abo_vqa.models import load_vqa_model
+from abo_vqa.models.lora import bnb_config
 from abo_vqa.params import QuantizeParams, load_params
 from abo_vqa.qa.base import QA_COLUMNS
-from abo_vqa.quantize import bnb_config
 from abo_vqa.stage import run_stage
 from abo_vqa.train import (
     QADataset,
@@ -45,10 +46,9 @@ def main() -> None:
     parser.add_argument("--metrics", type=Path, required=True)
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     args = parser.parse_args()
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
     params = load_params(args.params)
-    images_root = Path(params.data.abo_root) / "images" / "small"
+    images_root = abo.images_dir(params.data.abo_root)
     train_files = [args.splits / "train.csv", args.splits / "val.csv"]
     train_rows, val_rows = (read_csv(path, required=QA_COLUMNS) for path in train_files)
     images = load_images([*train_rows, *val_rows], images_root)
@@ -91,7 +91,8 @@ def main() -> None:
         if quantize_base == "none"
         else bnb_config(QuantizeParams(method=quantize_base, double_quant=True)),
     )
-    # dvcyaml/save_dvc_exp off: inside a stage DVCLive must not rewrite dvc.yaml (GUIDE §4).
+    # dvcyaml/save_dvc_exp off: inside a stage DVCLive would otherwise rewrite the
+    # project's dvc.yaml (doubling the plots) and warn.
     with Live(dir=str(args.live), dvcyaml=False, save_dvc_exp=False, report=None) as live:
         if resume_from and state.is_main_process:
             replay_history(live, resume_from)

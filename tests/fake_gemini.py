@@ -1,7 +1,7 @@
 """A loopback Gemini API for offline tests and benchmarks: the REST wire format, scriptable.
 
-Speaks what google-genai 3.x sends (GUIDE §3), under any API-version prefix (``/v1``,
-``/v1beta``, Vertex's ``/v1beta1/publishers/google``):
+Speaks what google-genai 3.x sends (https://ai.google.dev/api/generate-content), under any
+API-version prefix (``/v1``, ``/v1beta``, Vertex's ``/v1beta1/publishers/google``):
 
 - ``POST …/models/{model}:generateContent`` → a response body or an ``{"error": …}`` body;
 - ``POST …/models/{model}:batchGenerateContent`` → a batch operation (``batches/<n>``);

@@ -61,7 +61,8 @@ _NEVER_COPIED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.orig")
 # Git-ignored in the scratch repo as in the project: training checkpoints live outside DVC.
 _GITIGNORE = "__pycache__/\n/models/checkpoints/\n"
 
-# Quiet and offline whatever the caller's environment says (GUIDE §4).
+# Quiet and offline whatever the caller's environment says: no analytics, no hub, no cloud
+# metadata endpoint.
 _QUIET_ENV = {
     "DVC_NO_ANALYTICS": "1",
     "DVC_STUDIO_OFFLINE": "true",

@@ -17,7 +17,7 @@ def en(value: str, tag: str = "en_US") -> dict:
 
 
 def chair_record() -> dict:
-    """A listing shaped like the real files (GUIDE §2), with English and German values."""
+    """A listing shaped like the real files, with English and German values."""
     size = {"normalized_value": {"unit": "inches", "value": 31.5}, "unit": "inches", "value": 31.5}
     return {
         "brand": [en("Rivet"), en("Rivet", "de_DE")],
@@ -82,6 +82,17 @@ def test_unusable_lines_raise_a_record_error_with_its_reason(line, reason, names
     assert names in caught.value.detail
 
 
+def english_values(entries, field):
+    """One attribute's English values as the filter keeps them: raw, then cleaned."""
+    return abo.clean_values(abo.english_raw_values(entries, field))
+
+
+def english_attributes(record, attributes):
+    """Attribute → cleaned English values, for the attributes the filter counts."""
+    raw = abo.raw_english_attributes(record, attributes)
+    return {field: abo.clean_values(values) for field, values in raw.items()}
+
+
 def test_english_means_any_en_tag():
     assert all(abo.is_english(tag) for tag in ("en_US", "en_GB", "en_IN", "en_AE", "en_SG"))
     assert not any(abo.is_english(tag) for tag in ("de_DE", "zh_CN", "es_US", "ja_JP", "", None))
@@ -89,7 +100,7 @@ def test_english_means_any_en_tag():
 
 def test_english_values_keep_english_drop_other_languages_and_deduplicate_in_order():
     bullets = chair_record()["bullet_point"]
-    assert abo.english_values(bullets, "bullet_point") == [
+    assert english_values(bullets, "bullet_point") == [
         "Mid-century modern armchair",
         "Solid beech legs",
     ]
@@ -97,22 +108,26 @@ def test_english_values_keep_english_drop_other_languages_and_deduplicate_in_ord
 
 def test_english_values_drop_empty_and_html_only_values():
     entries = [en(""), en("   "), en("<br/>"), en("&nbsp;"), en("Oak", "en_GB")]
-    assert abo.english_values(entries, "material") == ["Oak"]
-    assert abo.english_values([en(""), en("<p> </p>")], "material") == []
+    assert english_values(entries, "material") == ["Oak"]
+    assert english_values([en(""), en("<p> </p>")], "material") == []
 
 
 def test_english_values_strip_html():
     entries = chair_record()["product_description"]
-    assert abo.english_values(entries, "product_description") == ["A comfortable chair & more."]
+    assert english_values(entries, "product_description") == ["A comfortable chair & more."]
 
 
 def test_product_type_has_no_language_tag_and_counts_as_language_neutral():
-    assert abo.english_values([{"value": "CHAIR"}], "product_type") == ["CHAIR"]
+    assert english_values([{"value": "CHAIR"}], "product_type") == ["CHAIR"]
     # The dataset README documents a plain string; the real files hold a list.
-    assert abo.english_values("CHAIR", "product_type") == ["CHAIR"]
-    assert abo.english_values([{"language_tag": "de_DE", "value": "STUHL"}], "product_type") == []
+    assert english_values("CHAIR", "product_type") == ["CHAIR"]
+    assert english_values([{"language_tag": "de_DE", "value": "STUHL"}], "product_type") == []
     # Untagged values elsewhere are of unknown language and do not count.
-    assert abo.english_values([{"value": "Wood"}], "material") == []
+    assert english_values([{"value": "Wood"}], "material") == []
+
+
+def count_english(record, attributes):
+    return len(abo.raw_english_attributes(record, attributes))
 
 
 def test_count_english_attributes_on_a_real_shaped_listing():
@@ -127,17 +142,17 @@ def test_count_english_attributes_on_a_real_shaped_listing():
         "item_name",
         "product_description",
     ]
-    attributes = abo.english_attributes(record, SELECTED_ATTRIBUTES)
+    attributes = english_attributes(record, SELECTED_ATTRIBUTES)
     assert list(attributes) == expected
-    assert abo.count_english_attributes(record, SELECTED_ATTRIBUTES) == len(expected)
+    assert count_english(record, SELECTED_ATTRIBUTES) == len(expected)
     assert attributes["color"] == ["Navy Blue"]
     assert attributes["item_keywords"] == ["armchair", "accent chair"]
 
 
 def test_count_is_over_the_given_attributes_only():
     record = chair_record()
-    assert abo.count_english_attributes(record, ("material", "style", "pattern")) == 0
-    assert abo.count_english_attributes(record, ("color", "item_name")) == 2
+    assert count_english(record, ("material", "style", "pattern")) == 0
+    assert count_english(record, ("color", "item_name")) == 2
 
 
 def test_raw_values_count_exactly_the_attributes_that_have_clean_values():
@@ -146,7 +161,7 @@ def test_raw_values_count_exactly_the_attributes_that_have_clean_values():
     record["pattern"] = [en("<br>"), en("&amp;nbsp;")]  # the second is literal text "&nbsp;"
     record["style"] = [en(" \n "), en("<i></i>")]
     raw = abo.raw_english_attributes(record, SELECTED_ATTRIBUTES)
-    clean = abo.english_attributes(record, SELECTED_ATTRIBUTES)
+    clean = english_attributes(record, SELECTED_ATTRIBUTES)
     assert list(raw) == list(clean)
     assert clean["pattern"] == ["&nbsp;"]
     assert "style" not in raw
@@ -163,7 +178,7 @@ def test_raw_values_count_exactly_the_attributes_that_have_clean_values():
 def test_wrong_shapes_raise_bad_record_naming_the_field(field, value, names):
     record = chair_record() | {field: value}
     with pytest.raises(abo.RecordError) as caught:
-        abo.count_english_attributes(record, SELECTED_ATTRIBUTES)
+        count_english(record, SELECTED_ATTRIBUTES)
     assert caught.value.reason == "bad_record"
     assert names in caught.value.detail
 

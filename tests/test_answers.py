@@ -1,4 +1,4 @@
-"""Answer post-processing: the reports' first-word recipe and the official VQAv2 normalisation."""
+"""Answer post-processing: the first-word recipe and the official VQAv2 normalisation."""
 
 import pytest
 
@@ -86,10 +86,6 @@ VQA_GOLDEN = [
 @pytest.mark.parametrize(("answer", "expected"), VQA_GOLDEN)
 def test_vqa_normalize_matches_the_official_rules(answer, expected):
     assert vqa_normalize(answer) == expected
-
-
-def test_vqa_golden_list_covers_at_least_thirty_cases():
-    assert len(VQA_GOLDEN) >= 30
 
 
 def test_vqa_contraction_table_is_the_originals_full_table():

@@ -19,9 +19,12 @@ from transformers import (
 )
 
 from abo_vqa.config import ParamsError, parse_section
-from abo_vqa.metrics import METRIC_NAMES, METRICS_BY_NAME, MetricsParams, Scorer, models
+from abo_vqa.metrics import models
 from abo_vqa.metrics.aggregate import bootstrap_intervals, means_by_group
 from abo_vqa.metrics.cache import EmbeddingCache, PairScoreCache
+from abo_vqa.metrics.catalog import METRIC_NAMES, METRICS_BY_NAME
+from abo_vqa.metrics.params import MetricsParams
+from abo_vqa.metrics.scorer import Scorer
 from abo_vqa.metrics.semantic import csns, numeric_closeness, parse_number, vtgs
 from abo_vqa.metrics.text import answer_form, exact_match, rouge_l, token_f1, vqa_accuracy
 

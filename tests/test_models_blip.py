@@ -128,9 +128,10 @@ def test_vocabulary_words_must_be_plain_words():
 
 
 def test_shipped_base_model_loads_offline_and_answers():
+    # The shipped weights are fixed and greedy decoding is deterministic: the answers are too
+    # (a rebuilt base must update them).
     vqa = load_vqa_model(str(SHIPPED_BASE))
-    answers = vqa.predict(example_images()[:2], QUESTIONS[:2])
-    assert len(answers) == 2
+    assert vqa.predict(example_images(), QUESTIONS) == ["red", "1", "no", "purple"]
 
 
 def test_every_answer_word_is_one_token_of_the_shipped_base():

@@ -17,10 +17,10 @@ from fake_openai import (
     rate_limited,
 )
 
-from abo_vqa.qa import make_provider
 from abo_vqa.qa.gemini import AllKeysExhaustedError, GeminiConfigError
 from abo_vqa.qa.openai_compat.errors import OpenAIConfigError, retry_after_s
 from abo_vqa.qa.openai_compat.provider import OpenAICompatProvider
+from abo_vqa.qa.providers import make_provider
 
 KEY = "sk-test-SECRET-1234"
 

@@ -54,3 +54,23 @@ def test_the_traceback_can_be_asked_for(monkeypatch):
     monkeypatch.setenv("ABO_VQA_TRACEBACK", "1")
     with pytest.raises(InputError):
         run_stage(bad_input)
+
+
+def test_a_stage_that_imported_torch_runs_it_with_fixed_threads_and_deterministic_ops():
+    import torch
+
+    from abo_vqa.stage import TORCH_THREADS
+
+    previous = (torch.get_num_threads(), torch.are_deterministic_algorithms_enabled())
+    seen = []
+    torch.set_num_threads(TORCH_THREADS + 1)
+    try:
+        run_stage(
+            lambda: seen.append(
+                (torch.get_num_threads(), torch.are_deterministic_algorithms_enabled())
+            )
+        )
+    finally:
+        torch.set_num_threads(previous[0])
+        torch.use_deterministic_algorithms(previous[1])
+    assert seen == [(TORCH_THREADS, True)]

@@ -1,4 +1,4 @@
-"""train_lora survives interruption (issue 6): killed with SIGKILL mid-run and started again,
+"""train_lora survives interruption: killed with SIGKILL mid-run and started again,
 it resumes from its last finished checkpoint and ends exactly where an uninterrupted run ends;
 given a changed training param instead, it ignores the leftover checkpoints and starts fresh.
 
@@ -37,12 +37,15 @@ from scratch_project import (
     shipped_base_model,
 )
 
+from abo_vqa import abo
 from abo_vqa.filtering import filter_listings
 from abo_vqa.io import write_csv
 from abo_vqa.params import FilterMetadataParams, GenerateQAParams
-from abo_vqa.qa import make_provider
 from abo_vqa.qa.base import QA_COLUMNS
 from abo_vqa.qa.dataset import build_qa_rows
+from abo_vqa.qa.providers import make_provider
+
+pytestmark = pytest.mark.slow  # runs the stage several times
 
 STAGE = REPO / "stages" / "train_lora.py"
 ABO_SAMPLE = REPO / "data" / "abo_sample"
@@ -80,7 +83,7 @@ def write_splits(folder: Path) -> Path:
     listings = list(filter_listings(ABO_SAMPLE, FilterMetadataParams(workers=1)).rows)
     listings = listings[: TRAIN_LISTINGS + VAL_LISTINGS]
     qa = GenerateQAParams()
-    provider = make_provider(qa, ABO_SAMPLE / "images" / "small")
+    provider = make_provider(qa, abo.images_dir(ABO_SAMPLE))
     parts = {"train": listings[:TRAIN_LISTINGS], "val": listings[TRAIN_LISTINGS:]}
     for name, part in parts.items():
         rows, _ = build_qa_rows(

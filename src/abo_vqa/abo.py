@@ -1,7 +1,8 @@
 """Parsing of the Amazon Berkeley Objects (ABO) files: listing records and the images table.
 
 Pure functions over text and records; the only I/O here is streaming a file named by the caller.
-The shapes are those of the real files (see GUIDE §2): text attributes are lists of
+The shapes are those of the real files (which differ from the dataset's README here and there):
+text attributes are lists of
 ``{"language_tag": "en_US", "value": "…"}``, ``color`` entries also carry ``standardized_values``,
 ``product_type`` is ``[{"value": "CHAIR"}]`` with no language tag.
 """
@@ -36,6 +37,12 @@ LISTING_SHARDS: tuple[str, ...] = tuple(f"listings_{c}.json.gz" for c in "012345
 IMAGES_TABLE = "images/metadata/images.csv.gz"
 IMAGES_DIR = "images/small"
 IMAGES_TABLE_COLUMNS: tuple[str, ...] = ("image_id", "height", "width", "path")
+
+
+def images_dir(abo_root: str | Path) -> Path:
+    """The folder of small images under an ABO root; the images table's paths are relative to it."""
+    return Path(abo_root) / IMAGES_DIR
+
 
 # Attributes whose values carry no language tag in the real files; a non-empty value counts as
 # language-neutral. product_type holds a catalogue code ("CHAIR", "CELLULAR_PHONE_CASE") that reads
@@ -160,23 +167,14 @@ def clean_values(values: Iterable[str]) -> list[str]:
     return list(cleaned)
 
 
-def english_values(entries: Any, field: str = "") -> list[str]:
-    """One attribute's English values: HTML stripped, empty ones dropped, deduplicated in order.
-
-    Raises RecordError(``bad_record``) naming `field` if the shape is wrong (see
-    `english_raw_values`).
-    """
-    return clean_values(english_raw_values(entries, field))
-
-
 def raw_english_attributes(
     listing: Mapping[str, Any], attributes: Iterable[str]
 ) -> dict[str, list[str]]:
     """Attribute → English values as stored, for those of `attributes` with any non-empty one.
 
     The filter's hot path: it counts attributes without cleaning every value; only the listings it
-    keeps are cleaned (`clean_values`). An attribute is here iff `english_values` would be
-    non-empty for it.
+    keeps are cleaned (`clean_values`). An attribute is here iff `clean_values` of its values is
+    non-empty.
     """
     found = {}
     for field in attributes:
@@ -187,19 +185,6 @@ def raw_english_attributes(
         if any(map(has_text, values)):
             found[field] = values
     return found
-
-
-def english_attributes(
-    listing: Mapping[str, Any], attributes: Iterable[str]
-) -> dict[str, list[str]]:
-    """Attribute → its English values (cleaned), for those of `attributes` that have any."""
-    raw = raw_english_attributes(listing, attributes)
-    return {field: clean_values(values) for field, values in raw.items()}
-
-
-def count_english_attributes(listing: Mapping[str, Any], attributes: Iterable[str]) -> int:
-    """How many of `attributes` have at least one non-empty English (or language-neutral) value."""
-    return len(raw_english_attributes(listing, attributes))
 
 
 def standardized_colors(listing: Mapping[str, Any]) -> list[str]:

@@ -2,9 +2,9 @@
 
 Three modes, chosen by `params.answers.postprocess`:
 
-- ``first_word``: the reports' recipe. Lowercase, drop "answer:"-style prefixes and leading
-  articles, drop punctuation, keep the first word, write number words as digits, and say
-  "unknown" when nothing is left.
+- ``first_word``: for models that answer in phrases or sentences. Lowercase, drop "answer:"-style
+  prefixes and leading articles, drop punctuation, keep the first word, write number words as
+  digits, and say "unknown" when nothing is left.
 - ``vqa``: the official VQAv2 answer normalisation, ported from `vqaEval.py` of the VQA evaluation
   tools (GT-Vision-Lab/VQA, commit a013f00 of 2021-03-11, the current version):
   https://github.com/GT-Vision-Lab/VQA/blob/a013f0043c1e2cdc995922dfe257f7149aa9af06/PythonEvaluationTools/vqaEvaluation/vqaEval.py
@@ -77,7 +77,7 @@ def _strip_answer_prefixes(text: str) -> str:
 
 
 def first_word(answer: str) -> str:
-    """The first word of a generated answer, the reports' recipe (never empty: "unknown").
+    """The first word of a generated answer, normalised (never empty: "unknown").
 
     "Answer: Two." -> "2"; "The answer is a red chair" -> "red"; "" -> "unknown".
     """

@@ -17,7 +17,7 @@ from pathlib import Path
 
 def _load_model(args: argparse.Namespace):
     from abo_vqa.models import load_vqa_model
-    from abo_vqa.quantize import attach_adapter
+    from abo_vqa.models.lora import attach_adapter
 
     model = load_vqa_model(args.model, family=args.family)
     return attach_adapter(model, Path(args.adapter)) if args.adapter else model

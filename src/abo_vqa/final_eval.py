@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from abo_vqa.evaluate import ModelPredictor, evaluate_all
-from abo_vqa.metrics import Scorer
+from abo_vqa.metrics.scorer import Scorer
 from abo_vqa.params import Params
 from abo_vqa.report import PlotTable, comparison_markdown, plot_tables, select_examples
 from abo_vqa.report_html import evaluation_html, thumbnail_data_uri
@@ -42,7 +42,7 @@ def evaluate_final_models(
     with the same scorer, batch size and answer post-processing as the baselines."""
     # Imported here so that building reports alone never loads the model stack.
     from abo_vqa.models import load_vqa_model
-    from abo_vqa.quantize import attach_adapter
+    from abo_vqa.models.lora import attach_adapter
 
     def predictor(vqa_model: object) -> ModelPredictor:
         return ModelPredictor(

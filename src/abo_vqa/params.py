@@ -14,7 +14,8 @@ from typing import Literal
 from abo_vqa.config import check, load_yaml, parse_section
 from abo_vqa.metrics.params import MetricsParams
 
-# The 12 listing attributes the reports selected for curation (report A).
+# The 12 listing attributes counted by the English-values rule and kept in the metadata text:
+# the descriptive ones a question about the product can be answered from.
 SELECTED_ATTRIBUTES: tuple[str, ...] = (
     "bullet_point",
     "color",
@@ -102,9 +103,10 @@ class GeminiParams:
     prompt_version: str = "v1"
     """Prompt file `src/abo_vqa/prompts/<prompt_version>.txt`; part of the cache key."""
     temperature: float = 0.0
-    """0 with top_k 1 and top_p 1: the most likely answer, as the reports' curation did. (Google
-    advises 1.0 for 3.x-generation models, whose output may loop at low temperatures: watch
-    the max_tokens and unparseable counts, and compare both settings on a sample.)"""
+    """0 with top_k 1 and top_p 1: the most likely answer, the usual setting for curating a
+    dataset. (Google advises 1.0 for 3.x-generation models, whose output may loop at low
+    temperatures: watch the max_tokens and unparseable counts, and compare both settings on a
+    sample.)"""
     top_k: int = 1
     """Sample from the k most likely tokens only (1 = greedy)."""
     top_p: float = 1.0

@@ -1,7 +1,7 @@
 """Merge a LoRA adapter into its base, quantize the result, and measure what quantization costs.
 
-bitsandbytes ≥ 0.46 runs NF4/FP4 and int8 on the CPU as well (GUIDE §4), so the same code path
-serves a laptop and a GPU box. NF4 with double quantization is the reports' configuration; the other
+bitsandbytes ≥ 0.46 runs NF4/FP4 and int8 on the CPU as well, so the same code path serves a
+laptop and a GPU box. NF4 with double quantization is QLoRA's configuration; the other
 variants are measured beside it so that the trade-off is a table, not a guess.
 """
 
@@ -21,43 +21,18 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from peft import PeftModel
 from PIL import Image
 
+from abo_vqa.models.lora import bnb_config
 from abo_vqa.params import QuantizeParams
 
 log = logging.getLogger(__name__)
-
-DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
-
-
-def attach_adapter(vqa_model: Any, adapter_dir: Path) -> Any:
-    """Load a saved LoRA adapter onto `vqa_model.model` in place; returns the same VQAModel."""
-    vqa_model.model = PeftModel.from_pretrained(vqa_model.model, str(adapter_dir))
-    vqa_model.model.eval()
-    return vqa_model
 
 
 def merge_adapter(vqa_model: Any) -> Any:
     """Fold the LoRA weights into the base weights (the model then needs no peft at load)."""
     vqa_model.model = vqa_model.model.merge_and_unload()
     return vqa_model
-
-
-def bnb_config(params: QuantizeParams) -> Any | None:
-    """The BitsAndBytesConfig for a bitsandbytes method, or None for the others."""
-    from transformers import BitsAndBytesConfig
-
-    if params.method == "int8":
-        return BitsAndBytesConfig(load_in_8bit=True)
-    if params.method in ("nf4", "fp4"):
-        return BitsAndBytesConfig(
-            load_in_4bit=True,
-            bnb_4bit_quant_type=params.method,  # bitsandbytes defaults to fp4 unless told
-            bnb_4bit_use_double_quant=params.double_quant,
-            bnb_4bit_compute_dtype=DTYPES[params.compute_dtype],
-        )
-    return None
 
 
 def load_variant(merged_dir: Path, params: QuantizeParams, family: str) -> Any:
@@ -84,7 +59,6 @@ def weight_bytes(path: Path) -> int:
 class PeakMemory:
     bytes: int | None = None
     """Peak bytes in use above the level at the start; None where it cannot be measured."""
-    how: str = "unmeasured"
 
 
 def _status_bytes(field: str) -> int:
@@ -111,8 +85,7 @@ def peak_memory() -> Iterator[PeakMemory]:
     (VmHWM, whose high-water mark writing "5" to /proc/self/clear_refs resets), which counts
     torch's allocations and every library's alike; free memory is handed back to the system
     first, so that reusing it does not hide allocations. The figure still varies a little from
-    run to run. Elsewhere the
-    result stays None.
+    run to run. Elsewhere the result stays None.
     """
     result = PeakMemory()
     if torch.cuda.is_available():
@@ -121,7 +94,7 @@ def peak_memory() -> Iterator[PeakMemory]:
         start = torch.cuda.memory_allocated()
         yield result
         torch.cuda.synchronize()
-        result.bytes, result.how = torch.cuda.max_memory_allocated() - start, "cuda"
+        result.bytes = torch.cuda.max_memory_allocated() - start
         return
     gc.collect()  # garbage of earlier work would otherwise be freed, or not, inside the block
     _return_free_memory_to_the_system()
@@ -132,7 +105,7 @@ def peak_memory() -> Iterator[PeakMemory]:
         yield result
         return
     yield result
-    result.bytes, result.how = max(0, _status_bytes("VmHWM") - start), "rss"
+    result.bytes = max(0, _status_bytes("VmHWM") - start)
 
 
 UNQUANTIZED = "none"

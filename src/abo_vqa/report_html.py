@@ -19,7 +19,7 @@ from typing import Any
 
 from PIL import Image
 
-from abo_vqa.metrics import METRIC_NAMES, METRICS_BY_NAME
+from abo_vqa.metrics.catalog import METRIC_NAMES, METRICS_BY_NAME
 from abo_vqa.report import (
     CHOSEN_MARK,
     QUANTIZATION_COLUMNS,

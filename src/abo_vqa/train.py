@@ -9,9 +9,7 @@ everything that shapes training (params, base model, data). A rerun with the sam
 continues from the last checkpoint (optimizer, scheduler and RNG states included); any other
 rerun starts fresh, so a changed param never inherits a stale run.
 
-Images are decoded once (QADataset) and, for adapters that can take pixels apart from the text
-(BLIP), preprocessed once (PixelCache): every epoch reuses the same pixel tensors, so training is
-bit for bit what it would be with preprocessing at every step (bench/bench_train_cache.py).
+Images are decoded once (QADataset) and preprocessed with their batch's text at every step.
 """
 
 from __future__ import annotations
@@ -33,7 +31,6 @@ from PIL import Image
 from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments
 from transformers.trainer_utils import get_last_checkpoint
 
-from abo_vqa.models.base import PixelInputs
 from abo_vqa.params import LoraParams, TrainParams
 
 log = logging.getLogger(__name__)
@@ -58,10 +55,7 @@ def lora_config(
 
 
 class QADataset(torch.utils.data.Dataset):
-    """QA rows paired with their already-decoded images (each image decoded once, not per epoch).
-
-    Examples carry their `image_id`, which keys the collate's cache of preprocessed pixels.
-    """
+    """QA rows paired with their already-decoded images (each image decoded once, not per epoch)."""
 
     def __init__(self, rows: Sequence[Mapping[str, str]], images: Mapping[str, Image.Image]):
         self.rows = list(rows)
@@ -80,62 +74,15 @@ class QADataset(torch.utils.data.Dataset):
         }
 
 
-PIXEL_CACHE_BYTES = 1 << 30
-"""Memory the pixel cache may take: 1 GiB holds ≈ 9,700 images at the shipped base's 96 px
-(110,592 bytes each in float32) but only ≈ 600 at BLIP-base's 384 px (1.77 MB each)."""
-
-
-class PixelCache:
-    """Each image's preprocessed pixels, computed on first use and reused in every epoch.
-
-    Resizing and normalizing an image gives the same pixels every time, so redoing it at each
-    step is wasted work. Past `max_bytes` further images are preprocessed at every step again,
-    as without a cache: a real-scale dataset at a large resolution must not exhaust memory.
-    """
-
-    def __init__(self, image_pixels: Callable[[Image.Image], torch.Tensor], max_bytes: int):
-        self._image_pixels = image_pixels
-        self.max_bytes = max_bytes
-        self._pixels: dict[str, torch.Tensor] = {}
-        self.nbytes = 0
-
-    def __len__(self) -> int:
-        return len(self._pixels)
-
-    def get(self, image_id: str, image: Image.Image) -> torch.Tensor:
-        """The pixels of `image`, which `image_id` names."""
-        pixels = self._pixels.get(image_id)
-        if pixels is None:
-            pixels = self._image_pixels(image)
-            if self.nbytes + pixels.nbytes <= self.max_bytes:
-                self._pixels[image_id] = pixels
-                self.nbytes += pixels.nbytes
-        return pixels
-
-
-def training_collate(
-    vqa_model: Any, pixel_cache: PixelCache | None = None
-) -> Callable[[list[dict[str, Any]]], dict[str, torch.Tensor]]:
-    """The Trainer's collate: QADataset examples → `vqa_model`'s training batch, with pixels
-    from `pixel_cache` when one is given (see `pixel_cache_for`)."""
+def training_collate(vqa_model: Any) -> Callable[[list[dict[str, Any]]], dict[str, torch.Tensor]]:
+    """The Trainer's collate: QADataset examples → `vqa_model`'s training batch."""
 
     def collate(examples: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
         questions = [e["question"] for e in examples]
         answers = [e["answer"] for e in examples]
-        if pixel_cache is None:
-            return vqa_model.training_batch([e["image"] for e in examples], questions, answers)
-        pixels = [pixel_cache.get(e["image_id"], e["image"]) for e in examples]
-        return vqa_model.training_batch_from_pixels(pixels, questions, answers)
+        return vqa_model.training_batch([e["image"] for e in examples], questions, answers)
 
     return collate
-
-
-def pixel_cache_for(vqa_model: Any, max_bytes: int = PIXEL_CACHE_BYTES) -> PixelCache | None:
-    """A pixel cache for an adapter that can take preprocessed pixels (`PixelInputs`), else
-    None: the other families preprocess images together with the text at every step."""
-    if max_bytes <= 0 or not isinstance(vqa_model, PixelInputs):
-        return None
-    return PixelCache(vqa_model.image_pixels, max_bytes)
 
 
 LIVE_METRICS: tuple[tuple[str, str], ...] = (
@@ -260,13 +207,10 @@ def train_lora(
     checkpoint_dir: Path,
     resume_from: str | None = None,
     live: Any | None = None,
-    pixel_cache_bytes: int = PIXEL_CACHE_BYTES,
 ) -> TrainResult:
     """Wrap `vqa_model.model` with LoRA and train it; returns the best model and its metrics.
 
     `resume_from` is a checkpoint of the same run to continue (see `prepare_checkpoint_dir`).
-    `pixel_cache_bytes` bounds the cache of preprocessed pixels (0: preprocess at every step;
-    the trained weights are the same either way).
     """
     torch.manual_seed(train.seed)
     base = vqa_model.model
@@ -285,7 +229,6 @@ def train_lora(
     vqa_model.model = peft_model
     trainable, total = count_parameters(peft_model)
 
-    pixel_cache = pixel_cache_for(vqa_model, pixel_cache_bytes)
     steps_per_epoch = math.ceil(len(train_dataset) / (train.batch_size * train.grad_accum))
     total_steps = (
         train.max_steps if train.max_steps > 0 else math.ceil(steps_per_epoch * train.epochs)
@@ -333,19 +276,12 @@ def train_lora(
         args=args,
         train_dataset=train_dataset,
         eval_dataset=val_dataset,
-        data_collator=training_collate(vqa_model, pixel_cache),
+        data_collator=training_collate(vqa_model),
         callbacks=callbacks,
     )
     started = time.perf_counter()
     trainer.train(resume_from_checkpoint=resume_from)
     runtime = time.perf_counter() - started
-    if pixel_cache is not None and len(pixel_cache):
-        log.info(
-            "pixel cache: %d images, %.1f MB (%d bytes each)",
-            len(pixel_cache),
-            pixel_cache.nbytes / 1e6,
-            pixel_cache.nbytes // len(pixel_cache),
-        )
     state = trainer.state
     # From the log history (restored on resume) rather than the return value, whose average
     # covers only the steps run since the last resume.

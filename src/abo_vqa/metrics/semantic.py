@@ -1,4 +1,4 @@
-"""The arithmetic of the embedding-based metrics (report B's CSNS and VTGS), apart from any
+"""The arithmetic of the embedding-based metrics (CSNS and VTGS), apart from any
 model: inputs are similarities already computed, outputs are per-sample scores. Pure functions."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def parse_number(text: str) -> float | None:
 
 def numeric_closeness(predicted: float, actual: float, alpha: float) -> float:
     """exp(-alpha * |predicted - actual| / (|actual| + 1e-6)): 1 when equal, decaying with the
-    relative error (report B's numeric branch of CSNS)."""
+    relative error (CSNS's branch for two numbers)."""
     return float(np.exp(-alpha * abs(predicted - actual) / (abs(actual) + 1e-6)))
 
 
@@ -57,7 +57,7 @@ def visual_grounding(image_text_cosines: np.ndarray) -> np.ndarray:
 
 def vtgs(text_similarity: np.ndarray, grounding: np.ndarray, beta: float) -> np.ndarray:
     """VTGS per sample: text_similarity^beta * grounding^(1 - beta), both clipped to [0, 1]
-    first so that the powers are defined (report B)."""
+    first so that the powers are defined."""
     text = np.clip(np.asarray(text_similarity, dtype=np.float64), 0.0, 1.0)
     visual = np.clip(np.asarray(grounding, dtype=np.float64), 0.0, 1.0)
     return text**beta * visual ** (1.0 - beta)

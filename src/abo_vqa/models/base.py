@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol
 
 import torch
 from PIL import Image
@@ -52,24 +52,6 @@ class VQAModel(Protocol):
 
     def save(self, path: str | Path) -> None:
         """Write model and processor so that `load_vqa_model(path)` restores them."""
-        ...
-
-
-@runtime_checkable
-class PixelInputs(Protocol):
-    """An adapter whose image preprocessing depends on the image alone: not on the text, nor on
-    the other images of its batch. An image's pixels can then be computed once and reused every
-    epoch. BLIP offers it; ViLT pads images to the largest of their batch and the prompted and
-    chat families expand image placeholders inside the text, so they do not."""
-
-    def image_pixels(self, image: Image.Image) -> torch.Tensor:
-        """One image's pixel values (channels, height, width) on the CPU, as training uses them."""
-        ...
-
-    def training_batch_from_pixels(
-        self, pixels: Sequence[torch.Tensor], questions: Sequence[str], answers: Sequence[str]
-    ) -> dict[str, torch.Tensor]:
-        """`training_batch` for images given as their `image_pixels`."""
         ...
 
 

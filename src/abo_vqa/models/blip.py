@@ -15,6 +15,7 @@ import torch
 from PIL import Image
 from transformers import BlipForQuestionAnswering, BlipProcessor
 
+from abo_vqa.models.adapter import HFVQAModel
 from abo_vqa.models.base import as_rgb, batched_predict, resolve_device, resolve_dtype
 
 # The decoder's output projection shares its weight with the decoder's word embeddings; a LoRA
@@ -22,15 +23,10 @@ from abo_vqa.models.base import as_rgb, batched_predict, resolve_device, resolve
 TIED_OUTPUT_HEAD = "text_decoder.cls.predictions.decoder"
 
 
-class BlipVQAModel:
+class BlipVQAModel(HFVQAModel):
     """A BlipForQuestionAnswering with its processor (see `abo_vqa.models.base.VQAModel`)."""
 
     family = "blip"
-
-    def __init__(self, model: torch.nn.Module, processor: BlipProcessor, device: torch.device):
-        self.model = model
-        self.processor = processor
-        self.device = device
 
     @property
     def lora_exclude_modules(self) -> tuple[str, ...]:
@@ -50,27 +46,6 @@ class BlipVQAModel:
         # Half precision on GPU, or a quantized model's compute dtype.
         pixel_dtype = self._blip().vision_model.embeddings.patch_embedding.weight.dtype
         return pixels.to(self.device, pixel_dtype)
-
-    def image_pixels(self, image: Image.Image) -> torch.Tensor:
-        """One image's float32 pixel values (3, size, size) on the CPU: its slice of
-        `encode_images` before the cast, whatever batch it is in (the processor resizes and
-        normalizes each image on its own), so it may be computed once and reused."""
-        pixels = self.processor.image_processor(as_rgb([image]), return_tensors="pt")
-        return pixels["pixel_values"][0]
-
-    def training_batch_from_pixels(
-        self, pixels: Sequence[torch.Tensor], questions: Sequence[str], answers: Sequence[str]
-    ) -> dict[str, torch.Tensor]:
-        """`training_batch` for images given as their `image_pixels`."""
-        if len(pixels) != len(questions):
-            raise ValueError(f"{len(pixels)} images but {len(questions)} questions")
-        if len(answers) != len(questions):
-            raise ValueError(f"{len(questions)} questions but {len(answers)} answers")
-        return {
-            **self.encode_questions(questions),
-            "pixel_values": self._vision_input(torch.stack(list(pixels))),
-            **self.encode_answers(answers),
-        }
 
     def encode_questions(self, questions: Sequence[str]) -> dict[str, torch.Tensor]:
         """`input_ids` and `attention_mask` of the padded questions."""
@@ -169,10 +144,6 @@ class BlipVQAModel:
     def _question_length(self, question: str) -> int:
         return len(self.processor.tokenizer(question)["input_ids"])
 
-    def save(self, path: str | Path) -> None:
-        self.model.save_pretrained(str(path))
-        self.processor.save_pretrained(str(path))
-
 
 def question_states(
     model: BlipForQuestionAnswering,
@@ -198,7 +169,7 @@ def answer_loss_from_image_embeds(
     """`BlipForQuestionAnswering.forward`'s training loss from the question encoder on.
 
     For callers that run the vision tower themselves: once per image for several questions
-    (pretraining), or once per dataset with the tower frozen (bench/bench_train_cache.py).
+    (pretraining).
     `image_embeds` has one row per row of `batch`'s text tensors.
     """
     question_embeds = question_states(model, batch, image_embeds)

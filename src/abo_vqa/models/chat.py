@@ -10,21 +10,19 @@ placeholder into however many image tokens the model uses.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import torch
 from PIL import Image
 
-from abo_vqa.models.base import as_rgb, batched_predict
+from abo_vqa.models.adapter import GenerativeVQAModel
+from abo_vqa.models.base import as_rgb
 from abo_vqa.models.labels import answer_suffix_ids, close_answer_turn, suffix_labels
 from abo_vqa.models.loading import (
     check_pairs,
     input_dtype,
     load_pretrained,
-    output_head_name,
     to_model,
-    unwrap,
 )
 
 INSTRUCTION = "Answer with one word."
@@ -45,11 +43,10 @@ def conversation(question: str, instruction: str, answer: str | None = None) -> 
     return messages
 
 
-class ChatVQAModel:
+class ChatVQAModel(GenerativeVQAModel):
     """An image-text-to-text chat model with its processor (see `base.VQAModel`)."""
 
     family = "chat"
-    lora_modules_to_save: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -60,21 +57,11 @@ class ChatVQAModel:
     ):
         if getattr(processor, "chat_template", None) is None:
             raise ValueError(f"{type(processor).__name__} has no chat template")
-        self.model = model
-        self.processor = processor
-        self.device = device
+        super().__init__(model, processor, device)
         self.instruction = instruction
-        self._output_head = output_head_name(model)
 
-    @property
-    def lora_exclude_modules(self) -> tuple[str, ...]:
-        # Some chat models (Qwen2-VL-2B among them) tie the LM head to the input embeddings; a
-        # LoRA on it would change the embeddings too once merged.
-        return (self._output_head,) if self._output_head else ()
-
-    @property
-    def tokenizer(self) -> Any:
-        return self.processor.tokenizer
+    def prompt_texts(self, questions: Sequence[str]) -> list[str]:
+        return self.render(questions)
 
     def render(self, questions: Sequence[str], answers: Sequence[str] | None = None) -> list[str]:
         """Chat-template texts: prompts ending in the assistant's turn header when `answers`
@@ -130,39 +117,6 @@ class ChatVQAModel:
         batch = self.encode(images, texts, padding_side="right")
         batch["labels"] = suffix_labels(batch["input_ids"], batch["attention_mask"], suffixes)
         return batch
-
-    @torch.no_grad()
-    def _generate(self, batch: dict[str, torch.Tensor], max_new_tokens: int) -> torch.Tensor:
-        """Greedy continuation ids of one left-padded batch, without the prompt."""
-        ids = unwrap(self.model).generate(
-            **batch,
-            max_new_tokens=max_new_tokens,
-            do_sample=False,
-            num_beams=1,
-            pad_token_id=self.tokenizer.pad_token_id,
-        )
-        return ids[:, batch["input_ids"].shape[1] :]
-
-    def predict(
-        self,
-        images: Sequence[Image.Image],
-        questions: Sequence[str],
-        *,
-        batch_size: int = 32,
-        max_new_tokens: int = 5,
-    ) -> list[str]:
-        """Greedy answers (the assistant's reply only, special tokens dropped), in order."""
-
-        def answer_batch(images: Sequence[Image.Image], questions: Sequence[str]) -> list[str]:
-            batch = self.encode(images, self.render(questions), padding_side="left")
-            ids = self._generate(batch, max_new_tokens)
-            return [a.strip() for a in self.tokenizer.batch_decode(ids, skip_special_tokens=True)]
-
-        return batched_predict(self.model, images, questions, batch_size, answer_batch)
-
-    def save(self, path: str | Path) -> None:
-        self.model.save_pretrained(str(path))
-        self.processor.save_pretrained(str(path))
 
 
 def load_chat(

@@ -10,19 +10,18 @@ encoder-decoder ones (Flan-T5) are handled.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 import torch
 from PIL import Image
 
-from abo_vqa.models.base import as_rgb, batched_predict
+from abo_vqa.models.adapter import GenerativeVQAModel
+from abo_vqa.models.base import as_rgb
 from abo_vqa.models.labels import IGNORE_INDEX, answer_suffix_ids, suffix_labels
 from abo_vqa.models.loading import (
     check_pairs,
     input_dtype,
     load_pretrained,
-    output_head_name,
     to_model,
     unwrap,
 )
@@ -31,10 +30,8 @@ PROMPT = "Question: {question} Answer:"
 """BLIP-2's zero-shot VQA prompt (from its paper and model card)."""
 
 
-class PromptedVQAModel:
+class PromptedVQAModel(GenerativeVQAModel):
     """A Blip2/InstructBlipForConditionalGeneration with its processor (see `base.VQAModel`)."""
-
-    lora_modules_to_save: tuple[str, ...] = ()
 
     def __init__(
         self,
@@ -46,27 +43,14 @@ class PromptedVQAModel:
     ):
         if "{question}" not in prompt:
             raise ValueError(f"prompt {prompt!r} has no {{question}} slot")
+        super().__init__(model, processor, device)
         self.family = family
-        self.model = model
-        self.processor = processor
-        self.device = device
         self.prompt = prompt
-        self._output_head = output_head_name(model)
-
-    @property
-    def lora_exclude_modules(self) -> tuple[str, ...]:
-        # OPT and T5 tie the output head to the input embeddings: a LoRA on it would change
-        # the embeddings too once merged.
-        return (self._output_head,) if self._output_head else ()
-
-    @property
-    def tokenizer(self) -> Any:
-        return self.processor.tokenizer
 
     def _encoder_decoder(self) -> bool:
         return not unwrap(self.model).config.use_decoder_only_language_model
 
-    def prompts(self, questions: Sequence[str]) -> list[str]:
+    def prompt_texts(self, questions: Sequence[str]) -> list[str]:
         """The text prompt of each question."""
         return [self.prompt.format(question=question) for question in questions]
 
@@ -112,7 +96,7 @@ class PromptedVQAModel:
         answer the labels.
         """
         check_pairs(images, questions, answers)
-        prompts = self.prompts(questions)
+        prompts = self.prompt_texts(questions)
         if self._encoder_decoder():
             batch = self.encode(images, prompts, padding_side="right")
             targets = self.tokenizer(
@@ -130,39 +114,9 @@ class PromptedVQAModel:
         batch["labels"] = suffix_labels(batch["input_ids"], batch["attention_mask"], suffixes)
         return batch
 
-    @torch.no_grad()
-    def _generate(self, batch: dict[str, torch.Tensor], max_new_tokens: int) -> torch.Tensor:
-        """Greedy continuation ids of one left-padded batch, without the prompt."""
-        ids = unwrap(self.model).generate(
-            **batch,
-            max_new_tokens=max_new_tokens,
-            do_sample=False,
-            num_beams=1,
-            pad_token_id=self.tokenizer.pad_token_id,
-        )
+    def continuation(self, ids: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
         # A decoder-only model returns prompt + continuation; an encoder-decoder only the latter.
-        return ids if self._encoder_decoder() else ids[:, batch["input_ids"].shape[1] :]
-
-    def predict(
-        self,
-        images: Sequence[Image.Image],
-        questions: Sequence[str],
-        *,
-        batch_size: int = 32,
-        max_new_tokens: int = 5,
-    ) -> list[str]:
-        """Greedy answers (the continuation only, special tokens dropped), one per question."""
-
-        def answer_batch(images: Sequence[Image.Image], questions: Sequence[str]) -> list[str]:
-            batch = self.encode(images, self.prompts(questions), padding_side="left")
-            ids = self._generate(batch, max_new_tokens)
-            return [a.strip() for a in self.tokenizer.batch_decode(ids, skip_special_tokens=True)]
-
-        return batched_predict(self.model, images, questions, batch_size, answer_batch)
-
-    def save(self, path: str | Path) -> None:
-        self.model.save_pretrained(str(path))
-        self.processor.save_pretrained(str(path))
+        return ids if self._encoder_decoder() else super().continuation(ids, batch)
 
 
 def load_prompted(

@@ -15,12 +15,12 @@ from __future__ import annotations
 import copy
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 import torch
 from PIL import Image
 
+from abo_vqa.models.adapter import HFVQAModel
 from abo_vqa.models.base import as_rgb, batched_predict
 from abo_vqa.models.loading import (
     check_pairs,
@@ -63,7 +63,7 @@ def label_coverage(answers: Sequence[str], label2id: Mapping[str, int]) -> float
     return sum(label_key(answer) in label2id for answer in answers) / len(answers)
 
 
-class ViltVQAModel:
+class ViltVQAModel(HFVQAModel):
     """A ViltForQuestionAnswering with its processor (see `abo_vqa.models.base.VQAModel`).
 
     `lora_modules_to_save`: modules PEFT trains in full beside the LoRA adapters (its
@@ -74,9 +74,7 @@ class ViltVQAModel:
     lora_modules_to_save: tuple[str, ...] = (CLASSIFIER,)
 
     def __init__(self, model: torch.nn.Module, processor: Any, device: torch.device):
-        self.model = model
-        self.processor = processor
-        self.device = device
+        super().__init__(model, processor, device)
         config = model.config
         self.label2id = {label_key(label): int(i) for label, i in config.label2id.items()}
         self.id2label = {int(i): label for i, label in config.id2label.items()}
@@ -127,10 +125,6 @@ class ViltVQAModel:
             return [self.id2label[label] for label in best]
 
         return batched_predict(self.model, images, questions, batch_size, answer_batch)
-
-    def save(self, path: str | Path) -> None:
-        self.model.save_pretrained(str(path))
-        self.processor.save_pretrained(str(path))
 
 
 def head_unquantized(quantization_config: Any) -> Any:

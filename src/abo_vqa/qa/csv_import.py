@@ -1,8 +1,8 @@
 """The `csv` QA provider: import an existing curated VQA CSV (e.g. a team's Gemini output).
 
 `generate_qa.csv.columns` maps our fields onto the CSV's columns, so the common layouts work as
-they are: ``image_name,question,answer`` (the course's), ``Image_ID,Item_ID,Question,Answer,
-Image_Path`` (report B), with or without a question type column (missing types are inferred from
+they are: ``image_name,question,answer``, ``Image_ID,Item_ID,Question,Answer,
+Image_Path``, with or without a question type column (missing types are inferred from
 the question's wording by `validate_pairs`). Rows join to the filtered listings by the image's
 file name, ABO image id or path (`image_key`); a path joins on its trailing components, so
 absolute paths from another machine ("/kaggle/input/.../small/14/14fe8812.jpg") still match.
@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from abo_vqa.io import InputError
 from abo_vqa.params import CsvImportParams, GenerateQAParams
 from abo_vqa.qa.base import ProviderRun, QAPair, RejectedPair
 
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 _MAX_LOGGED_PROBLEMS = 20
 
 
-class CsvImportError(ValueError):
+class CsvImportError(InputError):
     """The CSV cannot be imported at all (missing file or column); names the file."""
 
 

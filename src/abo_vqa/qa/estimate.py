@@ -157,8 +157,8 @@ def estimate_run(
     send nothing (template, csv)."""
     if params.provider not in ("gemini", "openai"):
         return None
-    from abo_vqa.qa import make_provider
     from abo_vqa.qa.gemini.provider import GeminiProvider, plan_jobs
+    from abo_vqa.qa.providers import make_provider
 
     provider = make_provider(params, images_root)
     assert isinstance(provider, GeminiProvider)  # the openai provider is one too

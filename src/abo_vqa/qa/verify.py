@@ -169,7 +169,7 @@ class ModelVerifier:
     """Asks the gemini or openai provider's model (see the module docstring)."""
 
     def __init__(self, params: Params, kind: str, images_root: Path) -> None:
-        from abo_vqa.qa import make_provider
+        from abo_vqa.qa.providers import make_provider
 
         gq = params.generate_qa
         model = params.generate_qa.verifier.model

@@ -1,6 +1,6 @@
 """Pure generation of ABO-format listing records from a `ProductSpec`.
 
-The records have the shapes of the real files (GUIDE §2): text attributes as lists of
+The records have the shapes of the real ABO files: text attributes as lists of
 ``{"language_tag", "value"}``, colours with ``standardized_values``, ``model_number`` without a
 tag, ``product_type`` as ``[{"value": "CHAIR"}]``. Free text says each canonical word the way a
 catalogue would ("Navy Blue", "Solid Wood", "Mid-Century Modern", "Set of 2") so that the template

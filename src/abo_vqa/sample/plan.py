@@ -304,8 +304,9 @@ def summarize(plan: SamplePlan) -> dict[str, Any]:
         "clean_listings": cases["clean"],
         "cases": {case: cases[case] for case in AWKWARD_CASES},
         **units,
-        # One listing per usable main image survives a filter that follows GUIDE §2: the clean
-        # and mixed-language listings, plus the first listing of each shared image.
+        # One listing per usable main image survives the project's filter (enough English
+        # values, a main image in the table): the clean and mixed-language listings, plus the
+        # first listing of each shared image.
         "usable_listings": cases["clean"] + cases["mixed_language"] + sum(units.values()),
         "images_in_table": len(plan.images),
         "image_files": len(plan.images) - states["missing"],

@@ -19,6 +19,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from abo_vqa.io import InputError
+
 REDACTED = "[redacted-key]"
 
 
@@ -35,8 +37,9 @@ class Redactor:
         return text
 
 
-class GeminiError(RuntimeError):
-    """Base of the Gemini provider's errors (messages never contain key material)."""
+class GeminiError(InputError):
+    """Base of the Gemini provider's errors (messages never contain key material). They describe
+    the user's credentials or settings, so a stage reports them in one line, as input errors."""
 
 
 class MissingApiKeysError(GeminiError):

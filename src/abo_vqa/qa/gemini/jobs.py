@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import threading
-from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,10 +98,6 @@ class RunTally:
     failed: dict[str, str] = field(default_factory=dict)
     """Cache key → why this run got no response for it (image_failed, request_failed...)."""
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
-
-    def failure_counts(self) -> Counter[str]:
-        with self.lock:
-            return Counter(self.failed.values())
 
 
 class Progress:

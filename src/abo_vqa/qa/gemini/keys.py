@@ -70,10 +70,6 @@ class KeyPool:
         with self._lock:
             return self.size - len(self._dropped)
 
-    def drop_reasons(self) -> Counter[str]:
-        with self._lock:
-            return Counter(self._dropped.values())
-
     def _exhausted_message(self) -> str:
         reasons = Counter(self._dropped.values())
         why = ", ".join(f"{n} {reason}" for reason, n in sorted(reasons.items()))

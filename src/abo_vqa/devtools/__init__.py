@@ -1,0 +1,1 @@
+"""Tools that keep the repository honest (not part of the pipeline)."""

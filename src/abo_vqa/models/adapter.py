@@ -1,0 +1,96 @@
+"""The shared body of the model adapters: a Hugging Face model with its processor, saved
+together; and, for the adapters that answer by continuing a text prompt (prompted, chat), greedy
+generation and decoding of the continuation."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from PIL import Image
+
+from abo_vqa.models.base import batched_predict
+from abo_vqa.models.loading import output_head_name, unwrap
+
+
+class HFVQAModel:
+    """A Hugging Face model, its processor and the device it runs on (see `base.VQAModel`)."""
+
+    family: str
+    lora_modules_to_save: tuple[str, ...] = ()
+    """Modules PEFT trains in full beside the LoRA adapters (its `modules_to_save`)."""
+
+    def __init__(self, model: torch.nn.Module, processor: Any, device: torch.device):
+        self.model = model
+        self.processor = processor
+        self.device = device
+
+    def save(self, path: str | Path) -> None:
+        """Write model and processor so that `load_vqa_model(path)` restores them."""
+        self.model.save_pretrained(str(path))
+        self.processor.save_pretrained(str(path))
+
+
+class GenerativeVQAModel(HFVQAModel):
+    """An adapter whose answer is the greedy continuation of a text prompt. Subclasses say how
+    questions become prompts (`prompt_texts`) and how prompts and images become inputs
+    (`encode`)."""
+
+    def __init__(self, model: torch.nn.Module, processor: Any, device: torch.device):
+        super().__init__(model, processor, device)
+        self._output_head = output_head_name(model)
+
+    @property
+    def lora_exclude_modules(self) -> tuple[str, ...]:
+        # Many language models tie the output head to the input embeddings (OPT, T5,
+        # Qwen2-VL-2B): a LoRA on it would change the embeddings too once merged.
+        return (self._output_head,) if self._output_head else ()
+
+    @property
+    def tokenizer(self) -> Any:
+        return self.processor.tokenizer
+
+    def prompt_texts(self, questions: Sequence[str]) -> list[str]:
+        """The text the model continues, one per question."""
+        raise NotImplementedError
+
+    def encode(
+        self, images: Sequence[Image.Image], texts: Sequence[str], *, padding_side: str
+    ) -> dict[str, torch.Tensor]:
+        """Processor inputs on the model's device: one image and one text each."""
+        raise NotImplementedError
+
+    def continuation(self, ids: torch.Tensor, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        """The generated ids without the prompt (a decoder-only model returns both)."""
+        return ids[:, batch["input_ids"].shape[1] :]
+
+    @torch.no_grad()
+    def _generate(self, batch: dict[str, torch.Tensor], max_new_tokens: int) -> torch.Tensor:
+        """Greedy continuation ids of one left-padded batch, without the prompt."""
+        ids = unwrap(self.model).generate(
+            **batch,
+            max_new_tokens=max_new_tokens,
+            do_sample=False,
+            num_beams=1,
+            pad_token_id=self.tokenizer.pad_token_id,
+        )
+        return self.continuation(ids, batch)
+
+    def predict(
+        self,
+        images: Sequence[Image.Image],
+        questions: Sequence[str],
+        *,
+        batch_size: int = 32,
+        max_new_tokens: int = 5,
+    ) -> list[str]:
+        """Greedy answers (the continuation only, special tokens dropped), one per question."""
+
+        def answer_batch(images: Sequence[Image.Image], questions: Sequence[str]) -> list[str]:
+            batch = self.encode(images, self.prompt_texts(questions), padding_side="left")
+            ids = self._generate(batch, max_new_tokens)
+            return [a.strip() for a in self.tokenizer.batch_decode(ids, skip_special_tokens=True)]
+
+        return batched_predict(self.model, images, questions, batch_size, answer_batch)
