@@ -23,8 +23,9 @@ def make_provider(params: GenerateQAParams, images_root: Path) -> QAProvider:
         )
     if params.provider == "gemini":
         from abo_vqa.qa.gemini.provider import GeminiProvider
+        from abo_vqa.qa.store import ResponseStore
 
-        return GeminiProvider(params, images_root, Path(params.cache_dir))
+        return GeminiProvider(params, images_root, ResponseStore("gemini", Path(params.cache_dir)))
     if params.provider == "csv":
         from abo_vqa.qa.csv_import import CsvImportProvider
 

@@ -10,6 +10,7 @@ Keys are SHA-256 digests of everything that determines a response (`cache_key`):
 model, the prompt or any generation setting and the key changes, so a stale answer is never
 reused. Files live under ``<root>/<first two hex digits>/<key>.json``, which keeps folders small
 for tens of thousands of images and plays well with DVC (a directory output that can be pushed).
+`abo_vqa.qa.store` decides where a provider's cache lives and what DVC tracks of it.
 """
 
 from __future__ import annotations
@@ -38,15 +39,20 @@ def cache_key(fields: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical_json(fields).encode("utf-8")).hexdigest()
 
 
-def atomic_write_json(path: Path, data: Any) -> None:
-    """Write `data` as JSON to `path` so that a crash leaves the old file or the new one, whole."""
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that a crash leaves the old file or the new one, whole."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}{_TMP_MARK}{os.getpid()}-{threading.get_ident()}")
-    with tmp.open("w", encoding="utf-8") as handle:
-        handle.write(canonical_json(data) + "\n")
+    with tmp.open("wb") as handle:
+        handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
+
+
+def atomic_write_json(path: Path, data: Any) -> None:
+    """Write `data` as canonical JSON to `path`, atomically (see `atomic_write_bytes`)."""
+    atomic_write_bytes(path, (canonical_json(data) + "\n").encode("utf-8"))
 
 
 def read_json_or_none(path: Path) -> Any:
