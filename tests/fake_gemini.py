@@ -222,6 +222,13 @@ class FakeGemini:
         with self._lock:
             self._script.extend(replies)
 
+    def hold(self, after: int) -> None:
+        """Hold the generate requests that follow the next `after` ones (until `release()`)."""
+        with self._lock:
+            self._released.clear()
+            self._answered = 0
+            self.hold_after = after
+
     def release(self) -> None:
         """Answer the held requests (with a 503) and hold no more."""
         with self._lock:

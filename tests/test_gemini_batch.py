@@ -1,10 +1,21 @@
 """Batch mode against the loopback server's batch endpoints: submit, poll, collect, resume."""
 
+import signal
 from collections import Counter
 
 import pytest
-from fake_gemini import FakeGemini, Reply, provider_params, server_error, write_listings
+from fake_gemini import (
+    FakeGemini,
+    Reply,
+    gemini_store,
+    provider_params,
+    server_error,
+    start_provider_process,
+    wait_for,
+    write_listings,
+)
 
+from abo_vqa.qa.cache import read_json_or_none
 from abo_vqa.qa.gemini import BatchPendingError
 from abo_vqa.qa.gemini.batch import chunk_jobs
 from abo_vqa.qa.gemini.provider import GeminiProvider
@@ -118,3 +129,32 @@ def test_jobs_are_chunked_by_count_and_bytes():
     sizes = {"a": 5, "b": 5, "c": 5, "d": 20, "e": 1}
     chunks = chunk_jobs(list("abcde"), max_requests=2, max_bytes=12, size_of=sizes.__getitem__)
     assert chunks == [["a", "b"], ["c"], ["d"], ["e"]]
+
+
+def test_a_batch_job_submitted_by_a_killed_run_is_polled_again_not_resubmitted(tmp_path):
+    """Killed while polling, then rerun in a fresh folder (as `dvc exp run --temp` or another
+    clone would): the job is found through the shared store, and every image is paid once."""
+    listings = write_listings(tmp_path / "images", 4)
+    store_root = tmp_path / "store"
+    killed = gemini_store(tmp_path / "killed", root=store_root)
+    with FakeGemini(batch_polls=10**9) as fake:
+        params = provider_params(fake.base_url, batch=True, batch_max_requests=2)
+        child = start_provider_process(tmp_path, params, tmp_path / "images", killed, listings)
+
+        def named_jobs():
+            files = [read_json_or_none(path) for path in killed.jobs_dir.glob("*.json")]
+            return [f["name"] for f in files if isinstance(f, dict) and f.get("name")]
+
+        wait_for(lambda: len(named_jobs()) == 2 and fake.of_kind("batch_get"), child)
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        assert fake.successes == []  # nothing answered yet: both jobs are pending
+
+        fake.batch_polls = 0  # the jobs finish meanwhile
+        rerun = gemini_store(tmp_path / "rerun", root=store_root)
+        run = GeminiProvider(params, tmp_path / "images", rerun).run(listings)
+        assert len(fake.of_kind("batch_create")) == 2
+    assert run.stats["batch_jobs_submitted"] == 0 and run.stats["batch_jobs_collected"] == 2
+    assert run.stats["images_answered"] == 4
+    assert sorted(Counter(fake.successes).values()) == [1, 1, 1, 1]
+    assert not list(rerun.jobs_dir.glob("*.json"))  # collected, so forgotten
