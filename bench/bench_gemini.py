@@ -46,6 +46,7 @@ from fake_gemini import (
 )
 
 from abo_vqa.qa.gemini.provider import GeminiProvider
+from abo_vqa.qa.store import ResponseStore
 
 
 def slow_answers(seed: int):
@@ -81,7 +82,8 @@ def measure(
             max_rate_limit_retries=1000,
         )
         started = time.monotonic()
-        run = GeminiProvider(params, root / "images", root / "cache").run(listings)
+        store = ResponseStore("gemini", root / "cache", root=root / "store")
+        run = GeminiProvider(params, root / "images", store).run(listings)
         wall = time.monotonic() - started
     admitted = sorted(limited.admitted)
     windows = int((admitted[-1] - admitted[0]) // args.window_s)

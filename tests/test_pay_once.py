@@ -159,7 +159,19 @@ def pay_once(
     first = len(server.successes) - before
     assert first == RECEIVED_BEFORE_KILL, f"the killed run got {first} responses"
     output = run(rerun, root, env=environment(store)).output
-    return Counter(server.successes[before:]), output
+    paid = Counter(server.successes[before:])
+    report(killed, first, paid)
+    return paid, output
+
+
+def report(command: list[str], first: int, paid: Counter[str]) -> None:
+    """One line of figures per way of running (shown with `pytest -s`)."""
+    total = sum(paid.values())
+    shown = " ".join([Path(command[0]).name, *command[1:]])
+    print(
+        f"\n{shown}: killed run {first} successful responses, rerun {total - first}, "
+        f"repeated {total - len(paid)}"
+    )
 
 
 def assert_paid_once(paid: Counter) -> None:
@@ -226,12 +238,15 @@ def test_dvc_exp_run_queue(server, workspace, uninterrupted, tmp_path):
     store, before = tmp_path / "store", len(server.successes)
     dvc("exp", "run", "--queue", *GEMINI, "generate_qa", cwd=workspace)
     start_killed_run(server, workspace, store, dvc_cmd("queue", "start"))
+    first = len(server.successes) - before
+    assert first == RECEIVED_BEFORE_KILL, f"the killed run got {first} responses"
     # The killed task stays "Running" in `dvc queue status`; the rerun is a new task.
     queued = dvc("exp", "run", "--queue", *GEMINI, "generate_qa", cwd=workspace).output
     name = re.search(r"Queued experiment '([^']+)'", queued)[1]
     dvc("queue", "start", cwd=workspace, env=environment(store))
     assert wait_for_task(workspace, name) == "Success"
     paid = Counter(server.successes[before:])
+    report(["dvc", "exp", "run", "--queue", *GEMINI, "+ dvc queue start"], first, paid)
     assert_paid_once(paid)
     assert experiment_table(workspace, experiment_rev(workspace, name)) == uninterrupted
 
