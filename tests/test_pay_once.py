@@ -39,8 +39,8 @@ from scratch_project import (
 
 pytestmark = pytest.mark.slow
 
-IMAGES = 6
-RECEIVED_BEFORE_KILL = 3
+IMAGES = 10
+RECEIVED_BEFORE_KILL = 6
 WORKERS = 2
 QA = "data/qa/qa.csv"
 GEMINI = ("-S", "generate_qa.provider=gemini")
