@@ -8,8 +8,10 @@ from collections import Counter
 import pytest
 from fake_gemini import (
     FakeGemini,
+    Reply,
     gemini_store,
     provider_params,
+    qa_reply,
     start_provider_process,
     wait_for,
     write_listings,
@@ -67,3 +69,27 @@ def test_kill_9_then_rerun(tmp_path, monkeypatch, rerun_folder):
     assert sorted(published.published.keys()) == keys and len(keys) == IMAGES
     for key in keys:
         assert published.published.path(key).read_bytes() == fresh.responses.path(key).read_bytes()
+
+
+def test_two_runs_at_once_pay_for_each_image_once(tmp_path, monkeypatch):
+    """Two runs sharing the store at the same time (two queued experiments started with
+    `dvc queue start -j 2`): each image is asked for by one of them, and both get every answer."""
+    monkeypatch.setenv("GEMINI_API_KEYS", "concurrent-key")
+    images = tmp_path / "images"
+    listings = write_listings(images, IMAGES)
+    store_root = tmp_path / "store"
+
+    def slow(request):
+        return Reply(200, qa_reply(request).body, delay_s=0.05)
+
+    with FakeGemini(slow) as fake:
+        params = provider_params(fake.base_url, workers=3)
+        runs = []
+        for name in ("first", "second"):
+            (tmp_path / name).mkdir()
+            store = gemini_store(tmp_path / name, root=store_root)
+            runs.append(start_provider_process(tmp_path / name, params, images, store, listings))
+        assert [child.wait(timeout=120) for child in runs] == [0, 0]
+    assert sorted(Counter(fake.successes).values()) == [1] * IMAGES
+    for name in ("first", "second"):
+        assert len(list(gemini_store(tmp_path / name, root=store_root).published.keys())) == IMAGES

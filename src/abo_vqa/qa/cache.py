@@ -21,12 +21,19 @@ import logging
 import os
 import threading
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
 
 log = logging.getLogger(__name__)
 
 _TMP_MARK = ".tmp-"
+_CLAIMS = ".claims"
 
 
 def canonical_json(data: Any) -> str:
@@ -87,6 +94,27 @@ class ResponseCache:
 
     def put(self, key: str, record: Mapping[str, Any]) -> None:
         atomic_write_json(self.path(key), dict(record))
+
+    @contextmanager
+    def claim(self, key: str) -> Iterator[None]:
+        """Hold, across processes, the right to ask for `key`'s response (blocks while another
+        process holds it). Runs that share a cache claim a key before asking for it and check
+        the cache once they hold it, so two runs at once never pay for one response twice.
+
+        The lock is an advisory lock on one of 4096 files (by the key's first hex digits), which
+        the operating system releases when its process dies, even by SIGKILL.
+        """
+        if fcntl is None:  # no advisory locks on this platform: claims are not exclusive
+            yield
+            return
+        path = self.root / _CLAIMS / f"{key[:3]}.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def keys(self) -> Iterator[str]:
         """Every key with a record on disk (any order)."""

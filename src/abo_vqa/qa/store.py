@@ -23,7 +23,9 @@ How a paying provider uses it (`ResponseStore`, one per provider name)::
     store = ResponseStore("openai", published_dir)
     store.import_published()                     # what `dvc pull` brought
     todo = [key for key in keys if key not in store]
-    ...  store.put(key, record)                  # as each response arrives
+    with store.responses.claim(key):             # runs at once never ask for one key twice
+        if key not in store:
+            store.put(key, ask(key))             # as each response arrives
     store.publish(keys)                          # exactly the records this run used
 """
 
