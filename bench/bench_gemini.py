@@ -52,6 +52,7 @@ from fake_openai import rate_limited as openai_rate_limited
 
 from abo_vqa.qa.gemini.provider import GeminiProvider
 from abo_vqa.qa.openai_compat.provider import OpenAICompatProvider
+from abo_vqa.qa.store import ResponseStore
 
 
 def slow_answers(seed: int):
@@ -99,7 +100,8 @@ def measure(
             params = openai_params(fake.base_url, api_key_env="BENCH_OPENAI_KEY", **common)
             make = OpenAICompatProvider
         started = time.monotonic()
-        run = make(params, root / "images", root / "cache").run(listings)
+        store = ResponseStore(provider, root / "cache", root=root / "store")
+        run = make(params, root / "images", store).run(listings)
         wall = time.monotonic() - started
     admitted = sorted(limited.admitted)
     windows = int((admitted[-1] - admitted[0]) // args.window_s)

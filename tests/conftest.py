@@ -16,6 +16,14 @@ for name, value in {
     os.environ[name] = value
 
 
+@pytest.fixture(autouse=True)
+def response_store(tmp_path, monkeypatch):
+    """Every test's paid-response store is a folder of its own, never the user's ~/.cache."""
+    store = tmp_path / "abo-vqa-store"
+    monkeypatch.setenv("ABO_VQA_CACHE", str(store))
+    return store
+
+
 @pytest.fixture
 def one_torch_thread():
     """Tiny models gain nothing from intra-op threads, and on a busy two-core machine the

@@ -10,6 +10,10 @@ API-version prefix (``/v1``, ``/v1beta``, Vertex's ``/v1beta1/publishers/google`
 
 What a request gets is decided by, in order: the queue of scripted replies (`script`), then the
 `responder` function (default: `qa_reply`, a valid structured answer derived from the image).
+With `hold_after` = n, generate requests after the n-th are held unanswered until `release()`,
+then refused with a 503: a test can kill its client with n responses received and none in
+flight. `successes` lists the image of every successful (HTTP 200) response, batch items
+included: an image listed twice was paid for twice.
 A reply body may contain `ECHO_KEY`, replaced by the request's API key (some proxies quote the
 key back in error messages; the client must never let it through). Every request is logged
 (`requests`) with the API key's identity hashed, never the key itself, and with the SHA-256 of
@@ -21,13 +25,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import os
 import re
+import subprocess
+import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 ECHO_KEY = "<<api-key>>"
@@ -189,8 +197,13 @@ class FakeGemini:
         *,
         batch_polls: int = 1,
         batch_final_state: str = "BATCH_STATE_SUCCEEDED",
+        hold_after: int | None = None,
     ) -> None:
         self.responder = responder
+        self.hold_after = hold_after
+        self.successes: list[str] = []
+        self._answered = 0
+        self._released = threading.Event()
         self.batch_polls = batch_polls
         self.batch_final_state = batch_final_state
         self.requests: list[Request] = []
@@ -211,6 +224,19 @@ class FakeGemini:
         with self._lock:
             self._script.extend(replies)
 
+    def hold(self, after: int) -> None:
+        """Hold the generate requests that follow the next `after` ones (until `release()`)."""
+        with self._lock:
+            self._released.clear()
+            self._answered = 0
+            self.hold_after = after
+
+    def release(self) -> None:
+        """Answer the held requests (with a 503) and hold no more."""
+        with self._lock:
+            self.hold_after = None
+        self._released.set()
+
     def of_kind(self, kind: str) -> list[Request]:
         with self._lock:
             return [r for r in self.requests if r.kind == kind]
@@ -220,6 +246,7 @@ class FakeGemini:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self.release()
         self._server.shutdown()
         self._server.server_close()
 
@@ -227,9 +254,20 @@ class FakeGemini:
 
     def _next_reply(self, request: Request) -> Reply:
         with self._lock:
-            if self._script:
-                return self._script.popleft()
-        return self.responder(request)
+            held = self.hold_after is not None and self._answered >= self.hold_after
+            self._answered += not held
+        if held:
+            self._released.wait()
+            return server_error(503)
+        with self._lock:
+            reply = self._script.popleft() if self._script else None
+        return self._succeeded(request, reply or self.responder(request))
+
+    def _succeeded(self, request: Request, reply: Reply) -> Reply:
+        if reply.status == 200:
+            with self._lock:
+                self.successes.append(request.image_sha256)
+        return reply
 
     def _log(self, request: Request) -> None:
         with self._lock:
@@ -282,7 +320,7 @@ class FakeGemini:
         request = Request("batch_item", "", job.model, job.key_id, _image_sha256(inner), inner,
                           time.monotonic())  # fmt: skip
         self._log(request)
-        reply = self.responder(request)
+        reply = self._succeeded(request, self.responder(request))
         result: dict[str, Any] = {"metadata": item.get("metadata", {})}
         if reply.status == 200:
             result["response"] = reply.body
@@ -382,8 +420,6 @@ class PerKeyRateLimit:
 
 def write_listings(images_root: Any, count: int, *, size: int = 24) -> list[dict[str, Any]]:
     """`count` distinct tiny JPEGs under `images_root` (ABO-style paths) and their listing rows."""
-    from pathlib import Path
-
     from PIL import Image
 
     rows = []
@@ -419,3 +455,51 @@ def provider_params(base_url: str, *, questions_per_image: int = 3, **gemini: An
         questions_per_image=questions_per_image,
         gemini=GeminiParams(**settings),
     )
+
+
+def gemini_store(folder: Path, root: Path | None = None) -> Any:
+    """The gemini provider's ResponseStore publishing into `folder`/cache (the DVC output's
+    stand-in), kept in `root` or else where $ABO_VQA_CACHE says (a per-test folder in tests)."""
+    from abo_vqa.qa.store import ResponseStore
+
+    return ResponseStore("gemini", Path(folder) / "cache", root=root)
+
+
+_CHILD = """
+import json, sys
+from pathlib import Path
+from abo_vqa.params import GeminiParams, GenerateQAParams
+from abo_vqa.qa.gemini.provider import GeminiProvider
+from abo_vqa.qa.store import ResponseStore
+job = json.loads(Path(sys.argv[1]).read_text())
+params = GenerateQAParams(provider="gemini", questions_per_image=job["questions_per_image"],
+                          gemini=GeminiParams(**job["gemini"]))
+store = ResponseStore("gemini", Path(job["published"]), root=Path(job["store"]))
+GeminiProvider(params, Path(job["images"]), store).run(job["listings"])
+"""
+
+
+def start_provider_process(
+    folder: Path, params: Any, images: Path, store: Any, listings: list[dict[str, Any]]
+) -> subprocess.Popen[bytes]:
+    """Run the gemini provider in a child process (to be killed), with `params` (as
+    `provider_params` makes them) and `store` (a ResponseStore); `folder` receives its job file."""
+    from dataclasses import asdict
+
+    job = {
+        "gemini": asdict(params.gemini), "questions_per_image": params.questions_per_image,
+        "images": str(images), "listings": listings,
+        "published": str(store.published_root.parent), "store": str(store.root.parent),
+    }  # fmt: skip
+    path = Path(folder) / "provider-job.json"
+    path.write_text(json.dumps(job), encoding="utf-8")
+    return subprocess.Popen([sys.executable, "-c", _CHILD, str(path)], env=os.environ.copy())
+
+
+def wait_for(condition: Callable[[], bool], child: subprocess.Popen[bytes], timeout_s: float = 120):
+    """Wait until `condition()` holds while `child` still runs (fails if it ends or times out)."""
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert child.poll() is None, "the child ended before it could be killed"
+        assert time.monotonic() < deadline, "timed out waiting for the child"
+        time.sleep(0.02)

@@ -261,11 +261,14 @@ def build_scratch_project(
     n_listings: int = 96,
     sample_seed: int = 3,
     base_model: Path | None = None,
+    stages: Iterable[str] | None = None,
 ) -> Path:
     """Create a committed git + DVC project at `root` (which must not exist yet) and return it.
 
     `base_model` is copied to models/base/tiny-blip-vqa; by default the shipped base when it is
-    complete, else a random tiny BLIP. `overrides` are applied to params.yaml.
+    complete, else a random tiny BLIP. `overrides` are applied to params.yaml. With `stages`,
+    dvc.yaml keeps only those stages (and no plots or artifacts), and the base model is left out
+    unless a kept stage reads it: a small, fast project for tests of the first stages.
     """
     from abo_vqa.sample import generate_sample
 
@@ -275,8 +278,19 @@ def build_scratch_project(
     for folder in _COPIED_FOLDERS:
         if (REPO / folder).is_dir():
             shutil.copytree(REPO / folder, root / folder, ignore=_NEVER_COPIED)
+    needs_model = True
+    if stages is not None:
+        kept = set(stages)
+        pipeline = yaml.safe_load((root / "dvc.yaml").read_text(encoding="utf-8"))
+        pipeline = {"stages": {k: v for k, v in pipeline["stages"].items() if k in kept}}
+        (root / "dvc.yaml").write_text(yaml.safe_dump(pipeline, sort_keys=False))
+        needs_model = any(
+            str(BASE_MODEL.parent) in s.get("deps", []) for s in pipeline["stages"].values()
+        )
     base_model = base_model or shipped_base_model()
-    if base_model is None:
+    if not needs_model:
+        pass
+    elif base_model is None:
         save_random_base_model(root / BASE_MODEL)
     else:
         shutil.copytree(base_model, root / BASE_MODEL)

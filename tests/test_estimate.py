@@ -21,6 +21,7 @@ from abo_vqa.qa.estimate import (
     openai_image_tokens,
 )
 from abo_vqa.qa.gemini.provider import GeminiProvider
+from abo_vqa.qa.store import ResponseStore
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -69,7 +70,7 @@ def test_gemini_estimate_counts_only_uncached_images_and_uses_the_cached_mean(
     listings = write_listings(images, 3)  # 24×24 JPEGs
     with FakeGemini() as fake:
         params = replace(provider_params(fake.base_url), cache_dir=str(tmp_path / "cache"))
-        provider = GeminiProvider(params, images, tmp_path / "cache")
+        provider = GeminiProvider(params, images, ResponseStore("gemini", tmp_path / "cache"))
         before = estimate_run(params, listings, images)
         provider.run(listings[:1])  # the fake answers with 60 output tokens
         after = estimate_run(params, listings, images)

@@ -4,8 +4,13 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
+import pytest
+
+from abo_vqa.io import InputError
 from abo_vqa.qa.cache import ResponseCache, atomic_write_json, cache_key
+from abo_vqa.qa.store import ResponseStore, store_root
 
 
 def test_keys_depend_on_every_field_but_not_on_their_order():
@@ -58,3 +63,42 @@ def test_leftovers_of_dead_writers_are_swept_and_live_ones_kept(tmp_path):
     assert cache.sweep_temporary_files() == 1
     assert not stale.exists() and mine.exists()
     assert list(cache.keys()) == []
+
+
+def test_the_store_lives_where_the_environment_says_and_never_in_a_relative_folder(tmp_path):
+    home = Path.home()
+    assert store_root({}) == home / ".cache" / "abo-vqa"
+    assert store_root({"XDG_CACHE_HOME": str(tmp_path)}) == tmp_path / "abo-vqa"
+    assert store_root({"XDG_CACHE_HOME": "relative"}) == home / ".cache" / "abo-vqa"
+    both = {"XDG_CACHE_HOME": str(tmp_path), "ABO_VQA_CACHE": str(tmp_path / "shared")}
+    assert store_root(both) == tmp_path / "shared"
+    assert store_root({"ABO_VQA_CACHE": "~/responses"}) == home / "responses"
+    with pytest.raises(InputError, match="ABO_VQA_CACHE='data/store': must be an absolute path"):
+        store_root({"ABO_VQA_CACHE": "data/store"})
+
+
+def test_published_records_are_imported_and_exactly_the_used_ones_published(tmp_path):
+    published = tmp_path / "data" / "qa_cache"
+    pulled = ResponseCache(published / "gemini" / "responses")
+    old, used, new = (cache_key({"image": n}) for n in ("old", "used", "new"))
+    pulled.put(old, {"response": "old"})  # what `dvc pull` brought
+    pulled.put(used, {"response": "used"})
+    (published / "gemini" / "batches").mkdir()
+    (published / "gemini" / "batches" / "job.json").write_text('{"keys": [], "name": "b/1"}')
+    stray = pulled.path(used).with_name(f"{used}.json.tmp-1-1")
+    stray.write_text("{")
+
+    store = ResponseStore("gemini", published, root=tmp_path / "store")
+    assert store.import_published() == 2 and store.import_published() == 0
+    assert store.get(old) == {"response": "old"} and used in store
+    assert (store.jobs_dir / "job.json").read_text() == '{"keys": [], "name": "b/1"}'
+    store.put(new, {"response": "new"})
+
+    assert store.publish([used, new, cache_key({"image": "never answered"})]) == 2
+    assert sorted(pulled.keys()) == sorted([used, new])
+    assert pulled.path(new).read_bytes() == store.responses.path(new).read_bytes()
+    files = [p.relative_to(published) for p in published.rglob("*") if p.is_file()]
+    assert len(files) == 2  # no stale record, job file or leftover: the DVC output is exact
+    assert old in store  # unpublished records stay in the store
+    store.publish([])
+    assert list(published.iterdir()) == []

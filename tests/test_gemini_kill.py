@@ -1,40 +1,27 @@
-"""A run killed with SIGKILL mid-way, then rerun, pays for no finished image twice and ends with
-exactly the dataset of an uninterrupted run."""
+"""A run killed with SIGKILL mid-way, then rerun, pays for no received response twice and ends with
+exactly the dataset of an uninterrupted run: in the same folder, and in a fresh one sharing only
+the response store (as `dvc exp run --temp` or a second clone would)."""
 
-import json
-import os
 import signal
-import subprocess
-import sys
-import time
+from collections import Counter
 
-from fake_gemini import FakeGemini, Reply, provider_params, qa_reply, write_listings
+import pytest
+from fake_gemini import (
+    FakeGemini,
+    Reply,
+    gemini_store,
+    provider_params,
+    qa_reply,
+    start_provider_process,
+    wait_for,
+    write_listings,
+)
 
 from abo_vqa.qa.dataset import build_qa_rows
 from abo_vqa.qa.gemini.provider import GeminiProvider
 
-CHILD = """
-import json, sys
-from pathlib import Path
-from abo_vqa.params import GeminiParams, GenerateQAParams
-from abo_vqa.qa.gemini.provider import GeminiProvider
-job = json.loads(Path(sys.argv[1]).read_text())
-params = GenerateQAParams(provider="gemini", questions_per_image=3,
-                          gemini=GeminiParams(**job["gemini"]))
-GeminiProvider(params, Path(job["images"]), Path(job["cache"])).run(job["listings"])
-"""
-
-
-def slow(request):
-    reply = qa_reply(request)
-    return Reply(reply.status, reply.body, delay_s=0.1)
-
-
-def cached_images(cache_dir):
-    return {
-        json.loads(path.read_text())["request"]["image_sha256"]
-        for path in cache_dir.rglob("*.json")
-    }
+IMAGES = 12
+RECEIVED_BEFORE_KILL = 5
 
 
 def dataset(listings, run):
@@ -43,42 +30,66 @@ def dataset(listings, run):
     return rows
 
 
-def test_kill_9_then_rerun(tmp_path, monkeypatch):
+@pytest.mark.parametrize("rerun_folder", ["same", "fresh"])
+def test_kill_9_then_rerun(tmp_path, monkeypatch, rerun_folder):
     monkeypatch.setenv("GEMINI_API_KEYS", "kill-test-key")
     images = tmp_path / "images"
-    listings = write_listings(images, 24)
-    cache = tmp_path / "cache"
-    with FakeGemini(slow) as fake:
+    listings = write_listings(images, IMAGES)
+    store_root = tmp_path / "store"
+    killed_store = gemini_store(tmp_path / "killed", root=store_root)
+    with FakeGemini(hold_after=RECEIVED_BEFORE_KILL) as fake:
         params = provider_params(fake.base_url, workers=2)
-        job = {
-            "gemini": {"base_url": fake.base_url, "workers": 2, "requests_per_minute": 60000.0,
-                       "progress": False},
-            "images": str(images), "cache": str(cache), "listings": listings,
-        }  # fmt: skip
-        (tmp_path / "job.json").write_text(json.dumps(job))
-        child = subprocess.Popen([sys.executable, "-c", CHILD, str(tmp_path / "job.json")],
-                                 env=os.environ.copy())  # fmt: skip
-        deadline = time.monotonic() + 60
-        while len(fake.of_kind("generate")) < 8 and time.monotonic() < deadline:
-            assert child.poll() is None, "the child ended before it could be killed"
-            time.sleep(0.01)
+        child = start_provider_process(tmp_path, params, images, killed_store, listings)
+        # Killed with every answered response stored and two requests in flight.
+        wait_for(lambda: len(list(killed_store.responses.keys())) == RECEIVED_BEFORE_KILL, child)
+        wait_for(lambda: len(fake.of_kind("generate")) == RECEIVED_BEFORE_KILL + 2, child)
         child.send_signal(signal.SIGKILL)
         child.wait()
+        fake.release()
         assert child.returncode == -signal.SIGKILL
+        first_run = Counter(fake.successes)
 
-        finished = cached_images(cache / "gemini")
-        first_run = {r.image_sha256 for r in fake.of_kind("generate")}
-        assert 0 < len(finished) < 24 and len(first_run) < 24  # killed mid-way
+        folder = tmp_path / ("killed" if rerun_folder == "same" else "rerun")
+        resumed = GeminiProvider(params, images, gemini_store(folder, root=store_root)).run(
+            listings
+        )
+        both_runs = Counter(fake.successes)
 
-        before = len(fake.requests)
-        resumed = GeminiProvider(params, images, cache).run(listings)
-        rerun = [r.image_sha256 for r in fake.requests[before:]]
+        fresh = gemini_store(tmp_path / "uninterrupted", root=tmp_path / "fresh-store")
+        uninterrupted = GeminiProvider(params, images, fresh).run(listings)
 
-        params_fresh = provider_params(fake.base_url, workers=2)
-        uninterrupted = GeminiProvider(params_fresh, images, tmp_path / "fresh").run(listings)
-
-    assert not set(rerun) & finished  # no finished image was asked again
-    assert len(rerun) == len(set(rerun)) == 24 - len(finished)
-    assert resumed.stats["cache_hits"] == len(finished)
+    assert sum(first_run.values()) == RECEIVED_BEFORE_KILL
+    assert len(both_runs) == IMAGES and set(both_runs.values()) == {1}  # none paid twice
+    assert resumed.stats["cache_hits"] == RECEIVED_BEFORE_KILL
     assert dataset(listings, resumed) == dataset(listings, uninterrupted)
-    assert len(dataset(listings, resumed)) == 24 * 3
+    assert len(dataset(listings, resumed)) == IMAGES * 3
+    # The published copy (the DVC output) holds exactly the records used, byte for byte.
+    published = gemini_store(folder, root=store_root)
+    keys = sorted(fresh.published.keys())
+    assert sorted(published.published.keys()) == keys and len(keys) == IMAGES
+    for key in keys:
+        assert published.published.path(key).read_bytes() == fresh.responses.path(key).read_bytes()
+
+
+def test_two_runs_at_once_pay_for_each_image_once(tmp_path, monkeypatch):
+    """Two runs sharing the store at the same time (two queued experiments started with
+    `dvc queue start -j 2`): each image is asked for by one of them, and both get every answer."""
+    monkeypatch.setenv("GEMINI_API_KEYS", "concurrent-key")
+    images = tmp_path / "images"
+    listings = write_listings(images, IMAGES)
+    store_root = tmp_path / "store"
+
+    def slow(request):
+        return Reply(200, qa_reply(request).body, delay_s=0.05)
+
+    with FakeGemini(slow) as fake:
+        params = provider_params(fake.base_url, workers=3)
+        runs = []
+        for name in ("first", "second"):
+            (tmp_path / name).mkdir()
+            store = gemini_store(tmp_path / name, root=store_root)
+            runs.append(start_provider_process(tmp_path / name, params, images, store, listings))
+        assert [child.wait(timeout=120) for child in runs] == [0, 0]
+    assert sorted(Counter(fake.successes).values()) == [1] * IMAGES
+    for name in ("first", "second"):
+        assert len(list(gemini_store(tmp_path / name, root=store_root).published.keys())) == IMAGES

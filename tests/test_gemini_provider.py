@@ -12,6 +12,7 @@ from fake_gemini import (
     daily_quota,
     empty_candidates_body,
     error_body,
+    gemini_store,
     invalid_key,
     key_id,
     provider_params,
@@ -49,7 +50,7 @@ def _sha(images, listing):
 
 def run_provider(fake, images, tmp_path, listings, **gemini):
     params = provider_params(fake.base_url, **gemini)
-    return GeminiProvider(params, images, tmp_path / "cache").run(listings)
+    return GeminiProvider(params, images, gemini_store(tmp_path)).run(listings)
 
 
 def test_structured_output_end_to_end_and_a_rerun_asks_nothing(images, tmp_path, keys):

@@ -9,6 +9,7 @@ from fake_gemini import (
     FakeGemini,
     Reply,
     error_body,
+    gemini_store,
     invalid_key,
     key_id,
     provider_params,
@@ -80,7 +81,7 @@ def test_a_full_generation_writes_and_logs_no_key(tmp_path, monkeypatch, capfd, 
             echoing(503, "UNAVAILABLE"),
         )
         params = provider_params(fake.base_url, progress=True, workers=2)
-        run = GeminiProvider(params, tmp_path / "images", tmp_path / "cache").run(listings)
+        run = GeminiProvider(params, tmp_path / "images", gemini_store(tmp_path)).run(listings)
         assert any(r.key_id == sentinel_id for r in fake.requests)  # the sentinel was used
 
     rows, metrics = build_qa_rows(listings, run, provider="gemini",
@@ -106,7 +107,7 @@ def test_exhaustion_errors_and_their_tracebacks_hold_no_key(tmp_path, monkeypatc
     with FakeGemini(lambda request: invalid_key("bad key " + ECHO_KEY)) as fake:
         params = provider_params(fake.base_url)
         with pytest.raises(AllKeysExhaustedError) as stopped:
-            GeminiProvider(params, tmp_path / "images", tmp_path / "cache").run(listings)
+            GeminiProvider(params, tmp_path / "images", gemini_store(tmp_path)).run(listings)
     text = "".join(traceback.format_exception(stopped.value))
     assert "all API keys exhausted" in text
     assert leaks(text + repr(stopped.value.partial) + debug_log.read_text()) == []

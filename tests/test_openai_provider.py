@@ -21,6 +21,7 @@ from abo_vqa.qa.gemini import AllKeysExhaustedError, GeminiConfigError
 from abo_vqa.qa.openai_compat.errors import OpenAIConfigError, retry_after_s
 from abo_vqa.qa.openai_compat.provider import OpenAICompatProvider
 from abo_vqa.qa.providers import make_provider
+from abo_vqa.qa.store import ResponseStore
 
 KEY = "sk-test-SECRET-1234"
 
@@ -32,7 +33,9 @@ def no_key(monkeypatch):
 
 def run_provider(fake, tmp_path, listings, **openai):
     params = openai_params(fake.base_url, **openai)
-    return OpenAICompatProvider(params, tmp_path / "images", tmp_path / "cache").run(listings)
+    return OpenAICompatProvider(
+        params, tmp_path / "images", ResponseStore("openai", tmp_path / "cache")
+    ).run(listings)
 
 
 def _pairs(run, listing):

@@ -18,6 +18,7 @@ from abo_vqa.params import GenerateQAParams, Params, VerifierParams
 from abo_vqa.qa.base import QAPair
 from abo_vqa.qa.gemini.provider import GeminiProvider
 from abo_vqa.qa.openai_compat.provider import OpenAICompatProvider
+from abo_vqa.qa.store import ResponseStore
 from abo_vqa.qa.template import TemplateProvider
 from abo_vqa.qa.verify import VERIFY_REASON, answers_agree, apply_verification
 
@@ -86,7 +87,12 @@ def curate(fake, tmp_path, count):
     images = tmp_path / "images"
     listings = write_listings(images, count)
     gq = replace(openai_params(fake.base_url), cache_dir=str(tmp_path / "cache"), verify=True)
-    return images, listings, gq, OpenAICompatProvider(gq, images, tmp_path / "cache").run(listings)
+    return (
+        images,
+        listings,
+        gq,
+        OpenAICompatProvider(gq, images, ResponseStore("openai", tmp_path / "cache")).run(listings),
+    )
 
 
 def test_a_model_verifier_drops_the_unanswerable_and_caches_its_answers(tmp_path):
@@ -154,7 +160,7 @@ def test_a_gemini_verifier_sends_the_verification_prompt_under_its_own_cache(tmp
     listings = write_listings(images, 2)
     with FakeGemini(server) as fake:
         gq = replace(provider_params(fake.base_url), cache_dir=str(tmp_path / "cache"), verify=True)
-        run = GeminiProvider(gq, images, tmp_path / "cache").run(listings)
+        run = GeminiProvider(gq, images, ResponseStore("gemini", tmp_path / "cache")).run(listings)
         kept, verification = apply_verification(Params(generate_qa=gq), listings, run, "gemini",
                                                 images)  # fmt: skip
     assert len(fake.of_kind("generate")) == 4

@@ -384,7 +384,9 @@ class GenerateQAParams:
     """Drop the pairs whose type is not in `question_types` (reason `type_not_requested`, listed
     in data/qa/rejected.csv). Off by default: an import keeps every good question."""
     cache_dir: str = "data/qa_cache"
-    """Per-image provider responses, kept across runs so that nothing is ever paid for twice."""
+    """The DVC-tracked copy of the paid responses the last run used (what `dvc push` uploads and
+    `dvc pull` brings back). The working store lives outside DVC's checkout (`$ABO_VQA_CACHE`,
+    default ~/.cache/abo-vqa; see abo_vqa.qa.store), so no DVC command can lose a response."""
     gemini: GeminiParams = field(default_factory=GeminiParams)
     csv: CsvImportParams = field(default_factory=CsvImportParams)
     openai: OpenAIParams = field(default_factory=OpenAIParams)

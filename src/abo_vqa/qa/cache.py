@@ -10,6 +10,7 @@ Keys are SHA-256 digests of everything that determines a response (`cache_key`):
 model, the prompt or any generation setting and the key changes, so a stale answer is never
 reused. Files live under ``<root>/<first two hex digits>/<key>.json``, which keeps folders small
 for tens of thousands of images and plays well with DVC (a directory output that can be pushed).
+`abo_vqa.qa.store` decides where a provider's cache lives and what DVC tracks of it.
 """
 
 from __future__ import annotations
@@ -20,12 +21,19 @@ import logging
 import os
 import threading
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+try:
+    import fcntl
+except ImportError:  # Windows
+    fcntl = None  # type: ignore[assignment]
 
 log = logging.getLogger(__name__)
 
 _TMP_MARK = ".tmp-"
+_CLAIMS = ".claims"
 
 
 def canonical_json(data: Any) -> str:
@@ -38,15 +46,20 @@ def cache_key(fields: Mapping[str, Any]) -> str:
     return hashlib.sha256(canonical_json(fields).encode("utf-8")).hexdigest()
 
 
-def atomic_write_json(path: Path, data: Any) -> None:
-    """Write `data` as JSON to `path` so that a crash leaves the old file or the new one, whole."""
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write `data` to `path` so that a crash leaves the old file or the new one, whole."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f"{path.name}{_TMP_MARK}{os.getpid()}-{threading.get_ident()}")
-    with tmp.open("w", encoding="utf-8") as handle:
-        handle.write(canonical_json(data) + "\n")
+    with tmp.open("wb") as handle:
+        handle.write(data)
         handle.flush()
         os.fsync(handle.fileno())
     os.replace(tmp, path)
+
+
+def atomic_write_json(path: Path, data: Any) -> None:
+    """Write `data` as canonical JSON to `path`, atomically (see `atomic_write_bytes`)."""
+    atomic_write_bytes(path, (canonical_json(data) + "\n").encode("utf-8"))
 
 
 def read_json_or_none(path: Path) -> Any:
@@ -82,6 +95,27 @@ class ResponseCache:
     def put(self, key: str, record: Mapping[str, Any]) -> None:
         atomic_write_json(self.path(key), dict(record))
 
+    @contextmanager
+    def claim(self, key: str) -> Iterator[None]:
+        """Hold, across processes, the right to ask for `key`'s response (blocks while another
+        process holds it). Runs that share a cache claim a key before asking for it and check
+        the cache once they hold it, so two runs at once never pay for one response twice.
+
+        The lock is an advisory lock on one of 4096 files (by the key's first hex digits), which
+        the operating system releases when its process dies, even by SIGKILL.
+        """
+        if fcntl is None:  # no advisory locks on this platform: claims are not exclusive
+            yield
+            return
+        path = self.root / _CLAIMS / f"{key[:3]}.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
     def keys(self) -> Iterator[str]:
         """Every key with a record on disk (any order)."""
         if not self.root.is_dir():
@@ -116,12 +150,3 @@ def _writer_alive(tmp_name: str) -> bool:
     except PermissionError:
         return True
     return True
-
-
-def provider_cache(cache_dir: str | Path, name: str) -> ResponseCache:
-    """The response cache of provider (or pass) `name` under the stage's cache folder.
-
-    Every provider and the verification pass get their cache here, so where responses live is
-    decided in one place.
-    """
-    return ResponseCache(Path(cache_dir) / name / "responses")

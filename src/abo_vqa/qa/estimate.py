@@ -168,7 +168,8 @@ def estimate_run(
     outputs = []
     image_tokens = prompt = uncached = 0
     for job in jobs:
-        record = provider.cache.get(job.key)
+        # The store, or the published copy `dvc pull` brought (imported when the stage runs).
+        record = provider.cache.get(job.key) or provider.store.published.get(job.key)
         if record is not None and isinstance(record.get("response"), dict):
             usage = provider.parse(record["response"]).usage
             outputs.append(usage.output_tokens + usage.thinking_tokens)

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from abo_vqa.params import GenerateQAParams
 from abo_vqa.qa.base import QAProvider
+from abo_vqa.qa.store import ResponseStore
 
 
 def make_provider(params: GenerateQAParams, images_root: Path) -> QAProvider:
@@ -24,11 +25,13 @@ def make_provider(params: GenerateQAParams, images_root: Path) -> QAProvider:
     if params.provider == "gemini":
         from abo_vqa.qa.gemini.provider import GeminiProvider
 
-        return GeminiProvider(params, images_root, Path(params.cache_dir))
+        return GeminiProvider(params, images_root, ResponseStore("gemini", Path(params.cache_dir)))
     if params.provider == "openai":
         from abo_vqa.qa.openai_compat.provider import OpenAICompatProvider
 
-        return OpenAICompatProvider(params, images_root, Path(params.cache_dir))
+        return OpenAICompatProvider(
+            params, images_root, ResponseStore("openai", Path(params.cache_dir))
+        )
     if params.provider == "csv":
         from abo_vqa.qa.csv_import import CsvImportProvider
 

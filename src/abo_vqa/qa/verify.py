@@ -37,7 +37,8 @@ from abo_vqa.answers import normalize_reference, postprocess
 from abo_vqa.config import ParamsError
 from abo_vqa.params import Params
 from abo_vqa.qa.base import ProviderRun, QAPair, RejectedPair
-from abo_vqa.qa.cache import cache_key, provider_cache
+from abo_vqa.qa.cache import cache_key
+from abo_vqa.qa.store import ResponseStore
 from abo_vqa.qa.validate import validate_pairs
 
 VERIFY_REASON = "verification_disagreed"
@@ -177,8 +178,10 @@ class ModelVerifier:
             gq = replace(gq, **{kind: replace(getattr(gq, kind), model=model)})
         self.name = kind
         self.provider: Any = make_provider(replace(gq, provider=kind), images_root)
-        # Its own cache: a verification answer is never mistaken for a curation one.
-        self.provider.cache = provider_cache(gq.cache_dir, f"verify-{kind}")
+        # Its own store: a verification answer is never mistaken for a curation one.
+        self.store = ResponseStore(f"verify-{kind}", Path(gq.cache_dir))
+        self.provider.store = self.store
+        self.provider.cache = self.store.responses
         self.model = self.provider.section.model
         self.template = load_verify_prompt(gq.verifier.prompt_version)
         self.prompt_version = gq.verifier.prompt_version
@@ -213,16 +216,18 @@ class ModelVerifier:
         from abo_vqa.qa.gemini.jobs import RunTally
 
         jobs = {item.image_id: self._job(item) for item in items}
-        cache = self.provider.cache
-        cache.sweep_temporary_files()
+        cache = self.store.responses
+        self.store.import_published()  # what `dvc pull` brought
         todo = [job for job in jobs.values() if job.key not in cache]
-        if todo:
-            # The provider's own fetch: same client, limiter, retries and progress bar.
-            tally = RunTally()
-            try:
+        tally = RunTally()
+        try:
+            if todo:
+                # The provider's own fetch: same client, limiter, retries and progress bar.
                 self.provider._fetch(todo, len(jobs), tally)
-            finally:
-                self.requests += tally.calls
+        finally:
+            self.requests += tally.calls
+            # However the run ends, the DVC output holds every answer it can use so far.
+            self.store.publish(job.key for job in jobs.values())
         result: dict[str, list[str] | None] = {}
         for item in items:
             record = cache.get(jobs[item.image_id].key)

@@ -2,8 +2,10 @@
 
 Missing responses are grouped into jobs of at most `batch_max_requests` inline requests (and
 under the API's 20 MB inline limit). Before a job is submitted, a job file naming its requests is
-written to ``<cache>/batches/``; once the server has accepted it, the file also holds the job's
-name. A rerun therefore polls the jobs it finds there instead of resubmitting; a job file
+written to the response store's ``batches/`` folder (outside DVC's checkout, shared by every run
+and experiment on the machine; see `abo_vqa.qa.store`), named by a digest of its requests' cache
+keys; once the server has accepted it, the file also holds the job's name. A rerun therefore
+polls the jobs it finds there for its images instead of resubmitting; a job file
 without a name (killed between writing it and hearing back) is first looked up on the server by
 its display name, and resubmitted only if the server does not know it.
 
@@ -135,7 +137,8 @@ class BatchRunner:
 
     def run(self, jobs: Sequence[ImageJob]) -> None:
         by_key = {job.key: job for job in jobs}
-        pending = self._load_job_files()
+        # Another run's batches (the store is shared) are left to that run.
+        pending = [f for f in self._load_job_files() if any(key in by_key for key in f.keys)]
         covered = {key for job_file in pending for key in job_file.keys}
         new = [job for job in jobs if job.key not in covered]
         chunks = chunk_jobs(new, self.params.batch_max_requests, INLINE_LIMIT_BYTES, request_bytes)

@@ -107,6 +107,14 @@ class OnlineRunner:
     def _process(self, job: ImageJob) -> None:
         if self.stop.is_set():
             return
+        # Another run sharing the store may be asking for this image right now: wait for it.
+        with self.cache.claim(job.key):
+            if job.key in self.cache:
+                self.progress.advance()  # answered by that run meanwhile
+                return
+            self._ask(job)
+
+    def _ask(self, job: ImageJob) -> None:
         try:
             image = job.read_image()
         except OSError as error:

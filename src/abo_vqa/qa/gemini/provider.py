@@ -2,12 +2,16 @@
 
 For each listing the provider renders the versioned prompt (`prompts/<version>.txt`) with the
 listing's metadata, hashes the image file, and derives a cache key from the model, prompt
-version and text, image hash and generation settings. Images whose key is already in the cache
-cost nothing; the others are asked interactively (`online`) or through the Batch API (`batch`),
-and every response is written to the cache the moment it arrives. The pairs are then read back
-from the cache only, so the output is a pure function of the cache and the params, whatever
-happened during the run (kill -9, crashes, exhausted keys: rerun, and finished images are not
-asked again). A run whose images are all cached needs no API key at all.
+version and text, image hash and generation settings. The cache is a `ResponseStore`: a
+user-level store outside DVC's checkout (so no DVC command can roll it back or delete it), into
+which the responses published in the DVC output folder are first imported. Images whose key is
+already in the store cost nothing; the others are asked interactively (`online`) or through the
+Batch API (`batch`), and every response is written to the store the moment it arrives. The pairs
+are then read back from the store only, so the output is a pure function of the stored responses
+and the params, whatever happened during the run (kill -9, crashes, exhausted keys: rerun, in the
+workspace, in an experiment or in another clone, and finished images are not asked again). At the
+end, exactly the records used are published into the DVC output. A run whose images are all
+stored needs no API key at all.
 
 API keys come from the environment variable named by `generate_qa.gemini.api_keys_env`, a comma-
 separated pool used round-robin (see `keys`). Google applies rate limits and quotas per Cloud
@@ -34,7 +38,7 @@ from typing import Any
 
 from abo_vqa.params import GenerateQAParams
 from abo_vqa.qa.base import ProviderRun, RejectedPair
-from abo_vqa.qa.cache import ResponseCache, cache_key, provider_cache
+from abo_vqa.qa.cache import ResponseCache, cache_key, read_json_or_none
 from abo_vqa.qa.gemini.errors import AllKeysExhaustedError, Redactor
 from abo_vqa.qa.gemini.jobs import (
     CACHE_FORMAT,
@@ -48,6 +52,7 @@ from abo_vqa.qa.gemini.keys import KeyPool, read_api_keys
 from abo_vqa.qa.gemini.limiter import RateLimiter
 from abo_vqa.qa.gemini.parse import ParsedResponse, parse_response
 from abo_vqa.qa.gemini.prompt import PromptTemplate, load_prompt, render_prompt, response_schema
+from abo_vqa.qa.store import ResponseStore
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +131,19 @@ def plan_jobs(
     return jobs, rejected
 
 
+def pending_batch_files(jobs_dir: Path, keys: set[str]) -> list[Path]:
+    """Job files in `jobs_dir` of batches still pending that cover any of `keys`.
+
+    The store is shared by every run on the machine: other runs' batches are not this run's
+    concern."""
+    found = []
+    for path in sorted(jobs_dir.glob("*.json")):
+        data = read_json_or_none(path)
+        if isinstance(data, dict) and keys & set(data.get("keys") or ()):
+            found.append(path)
+    return found
+
+
 def assemble(
     jobs: Sequence[ImageJob],
     cache: ResponseCache,
@@ -186,11 +204,12 @@ class GeminiProvider:
     rerun_hint = "rerun with new keys, or after the daily quota resets (midnight Pacific time)"
     """What to do when every key is exhausted (a provider that reuses this flow has its own)."""
 
-    def __init__(self, params: GenerateQAParams, images_root: Path, cache_dir: Path) -> None:
+    def __init__(self, params: GenerateQAParams, images_root: Path, store: ResponseStore) -> None:
         self.params = params
         self.images_root = Path(images_root)
-        self.cache = provider_cache(cache_dir, "gemini")
-        self.batch_dir = Path(cache_dir) / "gemini" / "batches"
+        self.store = store
+        self.cache = store.responses
+        self.batch_dir = store.jobs_dir
         self.template = load_prompt(params.gemini.prompt_version)
         schema = response_schema(params.question_types, params.questions_per_image)
         self.settings = generation_settings(params.gemini, schema)
@@ -208,15 +227,15 @@ class GeminiProvider:
         jobs, missing = plan_jobs(
             listings, self.params, self.images_root, self.template, self.settings, self.section
         )
-        self.cache.sweep_temporary_files()
+        self.store.import_published()
         todo = [job for job in jobs if job.key not in self.cache]
         tally = RunTally()
         log.info(
-            "%s: %d images, %d cached, %d to ask",
-            self.name, len(jobs), len(jobs) - len(todo), len(todo),
+            "%s: %d images, %d cached, %d to ask (responses stored in %s)",
+            self.name, len(jobs), len(jobs) - len(todo), len(todo), self.cache.root,
         )  # fmt: skip
-        pending_batches = list(self.batch_dir.glob("*.json"))
-        if todo and pending_batches and not self.params.gemini.batch:
+        pending_batches = pending_batch_files(self.batch_dir, {job.key for job in todo})
+        if pending_batches and not self.params.gemini.batch:
             log.warning(
                 "%d batch job(s) of an earlier run are still pending in %s: images they cover "
                 "are asked again now (set generate_qa.gemini.batch: true to collect them instead)",
@@ -233,6 +252,9 @@ class GeminiProvider:
                 f"{self.cache.root}: {self.rerun_hint}, to ask only for the rest",
                 partial=partial,
             ) from None
+        finally:
+            # However the run ends, the DVC output holds every record it can use so far.
+            self.store.publish(job.key for job in jobs)
         return self._result(jobs, missing, tally, len(todo))
 
     def _fetch(self, todo: list[ImageJob], total: int, tally: RunTally) -> None:

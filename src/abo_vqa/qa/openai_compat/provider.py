@@ -22,7 +22,6 @@ from pathlib import Path
 from typing import Any
 
 from abo_vqa.params import GenerateQAParams
-from abo_vqa.qa.cache import provider_cache
 from abo_vqa.qa.gemini.errors import Redactor
 from abo_vqa.qa.gemini.jobs import ImageJob, Progress, RunTally
 from abo_vqa.qa.gemini.keys import KeyPool
@@ -30,6 +29,7 @@ from abo_vqa.qa.gemini.limiter import RateLimiter
 from abo_vqa.qa.gemini.prompt import load_prompt
 from abo_vqa.qa.gemini.provider import GeminiProvider, drive
 from abo_vqa.qa.openai_compat.parse import chat_usage, parse_chat_response
+from abo_vqa.qa.store import ResponseStore
 
 
 def chat_schema(question_types: Sequence[str]) -> dict[str, Any]:
@@ -59,14 +59,15 @@ class OpenAICompatProvider(GeminiProvider):
     name = "openai"
     rerun_hint = "rerun with a valid key in the environment, or once the account has credit"
 
-    def __init__(self, params: GenerateQAParams, images_root: Path, cache_dir: Path) -> None:
+    def __init__(self, params: GenerateQAParams, images_root: Path, store: ResponseStore) -> None:
         from abo_vqa.qa.openai_compat.client import chat_settings
 
         self.params = params
         self.images_root = Path(images_root)
-        self.cache = provider_cache(cache_dir, "openai")
+        self.store = store
+        self.cache = store.responses
         # No Batch API here: a folder that never exists, so no pending batch is ever found.
-        self.batch_dir = Path(cache_dir) / "openai" / "no-batches"
+        self.batch_dir = store.root / "no-batches"
         self.template = load_prompt(params.openai.prompt_version)
         self.settings = chat_settings(params.openai, chat_schema(params.question_types))
         self.section = params.openai
