@@ -3,6 +3,7 @@
 abo-vqa predict --image-dir DIR --csv FILE [--model PATH] [--adapter DIR] [--out results.csv]
 abo-vqa ask IMAGE "what color is the chair?"
 abo-vqa check-params [params.yaml]
+abo-vqa recipe --list | abo-vqa recipe NAME [--variant V] [--run]
 """
 
 from __future__ import annotations
@@ -87,6 +88,34 @@ def cmd_check_params(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_recipe(args: argparse.Namespace) -> int:
+    import shlex
+    import subprocess
+
+    from abo_vqa.config import ParamsError, load_yaml
+    from abo_vqa.recipes import default_recipes_dir, load_recipe, override_args, recipe_names
+
+    folder = Path(args.dir) if args.dir else default_recipes_dir()
+    try:
+        if args.list or not args.name:
+            for name in recipe_names(folder):
+                recipe = load_recipe(folder, name)
+                variants = f" (variants: {', '.join(recipe.variants)})" if recipe.variants else ""
+                print(f"{name:<16} {recipe.summary}{variants}")
+            return 0
+        recipe = load_recipe(folder, args.name, args.variant)
+        overrides = override_args(recipe, load_yaml(args.params))
+    except (ParamsError, OSError) as error:
+        print(f"abo-vqa recipe: error: {error}", file=sys.stderr)
+        return 2
+    if not args.execute:
+        print(" ".join(overrides))
+        return 0
+    command = ["dvc", "exp", "run", *overrides]
+    print(shlex.join(command), file=sys.stderr)
+    return subprocess.run(command).returncode
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="abo-vqa", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -110,6 +139,20 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check-params", help="validate a params file")
     check.add_argument("params", nargs="?", default="params.yaml")
     check.set_defaults(run=cmd_check_params)
+
+    recipe = commands.add_parser(
+        "recipe",
+        help="print a recipe's `-S key=value` arguments: dvc exp run $(abo-vqa recipe NAME)",
+    )
+    recipe.add_argument("name", nargs="?", help="recipe name (see --list)")
+    recipe.add_argument("--list", action="store_true", help="list the recipes, one per line")
+    recipe.add_argument("--variant", default="", help="a variant the recipe file defines")
+    recipe.add_argument("--params", default="params.yaml", help="the params file to check against")
+    recipe.add_argument("--dir", default="", help="recipes folder (default: ./recipes)")
+    recipe.add_argument(
+        "--run", dest="execute", action="store_true", help="run `dvc exp run` with them now"
+    )
+    recipe.set_defaults(run=cmd_recipe)
     return parser
 
 

@@ -33,6 +33,7 @@ from PIL import Image
 from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments
 from transformers.trainer_utils import get_last_checkpoint
 
+from abo_vqa.lora_targets import check_lora_targets
 from abo_vqa.models.base import PixelInputs
 from abo_vqa.params import LoraParams, TrainParams
 
@@ -278,7 +279,10 @@ def train_lora(
         )
     elif train.gradient_checkpointing:
         base.gradient_checkpointing_enable()
-    extra = getattr(vqa_model, "lora_modules_to_save", ())
+    extra = [
+        *dict.fromkeys([*getattr(vqa_model, "lora_modules_to_save", ()), *lora.modules_to_save])
+    ]
+    check_lora_targets(base, lora.target_modules, extra)  # a typo must fail, not train nothing
     peft_model = get_peft_model(
         base, lora_config(lora, vqa_model.lora_exclude_modules, modules_to_save=extra)
     )
@@ -301,7 +305,7 @@ def train_lora(
         weight_decay=train.weight_decay,
         num_train_epochs=train.epochs,
         max_steps=train.max_steps,
-        warmup_steps=int(train.warmup_ratio * total_steps),
+        warmup_steps=max(train.warmup_steps, int(train.warmup_ratio * total_steps)),
         bf16=precision == "bf16",
         fp16=precision == "fp16",
         eval_strategy="steps",
