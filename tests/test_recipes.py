@@ -32,6 +32,7 @@ from abo_vqa.models.tiny import TinyBlipSpec, build_tiny_blip
 from abo_vqa.params import LoraParams, Params, QuantizeParams, TrainParams
 from abo_vqa.quantize import attach_adapter, bnb_config, load_variant, merge_adapter
 from abo_vqa.recipes import (
+    FIXED_OVERHEAD_GB,
     check_recipe,
     flatten,
     gpu_memory_estimate_gb,
@@ -257,10 +258,12 @@ def test_a_recipe_with_a_bad_value_or_key_fails_naming_the_file(tmp_path):
 
 
 def test_gpu_memory_estimate_follows_the_quantized_base():
-    four_bit = gpu_memory_estimate_gb(7_000_000_000, recipe_params("a-llava"))
-    eight_bit = gpu_memory_estimate_gb(7_000_000_000, recipe_params("a-qwen"))
-    sixteen = gpu_memory_estimate_gb(7_000_000_000, recipe_params("e-instructblip"))
+    def weights(name: str) -> float:
+        return gpu_memory_estimate_gb(7_000_000_000, recipe_params(name)) - FIXED_OVERHEAD_GB
+
+    four_bit, eight_bit, sixteen = (weights(n) for n in ("a-llava", "a-qwen", "e-instructblip"))
     assert four_bit * 2 == pytest.approx(eight_bit) and eight_bit * 2 == pytest.approx(sixteen)
+    assert sixteen == pytest.approx(7 * 2 * 1.2)
 
 
 # --- LoRA target names must exist ------------------------------------------------------------

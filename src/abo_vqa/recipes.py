@@ -175,8 +175,12 @@ BYTES_PER_PARAMETER = {"nf4": 0.5, "int8": 1.0, "16bit": 2.0, "fp32": 4.0}
 """Bytes a frozen base weight takes on the GPU while training, by how it is loaded."""
 
 TRAINING_OVERHEAD = 1.2
-"""Rough factor over the frozen weights for the CUDA context, LoRA weights with their optimizer
-state, and activations at a small batch; large batches or long sequences need more."""
+"""Rough factor over the frozen weights for the LoRA weights with their optimizer state and the
+layers quantization leaves in 16-bit."""
+
+FIXED_OVERHEAD_GB = 1.0
+"""Rough allowance for the CUDA context and activations at a small batch; large batches or long
+sequences need more."""
 
 
 def training_weights(params: Params) -> str:
@@ -190,6 +194,6 @@ def training_weights(params: Params) -> str:
 
 def gpu_memory_estimate_gb(parameters: int, params: Params) -> float:
     """An estimate (not a measurement) of the GPU memory training needs, in GB: the frozen
-    weights at their training precision times TRAINING_OVERHEAD."""
+    weights at their training precision times TRAINING_OVERHEAD, plus FIXED_OVERHEAD_GB."""
     weights = parameters * BYTES_PER_PARAMETER[training_weights(params)]
-    return weights * TRAINING_OVERHEAD / 1e9
+    return weights * TRAINING_OVERHEAD / 1e9 + FIXED_OVERHEAD_GB
