@@ -507,10 +507,21 @@ def build_tiny_qwen2_vl(version: str = "2") -> tuple:
     images = Qwen2VLImageProcessorPil(
         patch_size=4, merge_size=2, min_pixels=16 * 16, max_pixels=16 * 16
     )
-    if not torchvision_imports():
+    videos: dict = {}
+    if torchvision_imports():  # then the processor insists on a video processor
+        from transformers import Qwen2VLVideoProcessor
+
+        videos["video_processor"] = Qwen2VLVideoProcessor(
+            patch_size=4,
+            merge_size=2,
+            temporal_patch_size=2,
+            min_pixels=16 * 16,
+            max_pixels=16 * 16,
+        )
+    else:
         processor_class = image_only_processor_class(processor_class)
     processor = processor_class(
-        image_processor=images, tokenizer=tokenizer, chat_template=QWEN2_VL_TEMPLATE
+        image_processor=images, tokenizer=tokenizer, chat_template=QWEN2_VL_TEMPLATE, **videos
     )
     return model, processor
 
