@@ -11,7 +11,9 @@ quantized base, warm-up, the post-training quantization — is the recipe's own.
 from __future__ import annotations
 
 import dataclasses
+import json
 import math
+import os
 import shutil
 import subprocess
 import sys
@@ -397,3 +399,21 @@ def test_recipe_trains_quantizes_and_answers_on_a_tiny_model_of_its_class(name, 
     assert all(isinstance(answer, str) for answer in answers)
     if params.model.family == "vilt":
         assert set(answers) <= set(VILT_LABELS)
+
+
+def test_run_hands_exactly_the_printed_arguments_to_dvc_exp_run(tmp_path):
+    """`abo-vqa recipe NAME --run`: the same arguments, with no shell in between."""
+    fake_bin = tmp_path / "bin"
+    fake_bin.mkdir()
+    record = tmp_path / "argv.json"
+    fake = fake_bin / "dvc"
+    fake.write_text(
+        f"#!{sys.executable}\nimport json, sys\n"
+        f"open({str(record)!r}, 'w').write(json.dumps(sys.argv[1:]))\n"
+    )
+    fake.chmod(0o755)
+    env = {**os.environ, "PATH": f"{fake_bin}{os.pathsep}{os.environ['PATH']}"}
+    command = [sys.executable, "-m", "abo_vqa.cli", "recipe", "c-blip2"]
+    printed = subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=True)
+    subprocess.run([*command, "--run"], cwd=REPO, env=env, check=True, capture_output=True)
+    assert json.loads(record.read_text()) == ["exp", "run", *printed.stdout.split()]
