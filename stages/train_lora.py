@@ -11,8 +11,10 @@ import argparse
 import dataclasses
 import logging
 import shutil
+from contextlib import nullcontext
 from pathlib import Path
 
+import torch
 from accelerate import PartialState
 from dvclive import Live
 
@@ -65,7 +67,9 @@ def main() -> None:
     base_weights = sorted(Path(params.model.base).glob("*.safetensors"))  # empty for a hub id
     fingerprint = training_fingerprint(settings, [*train_files, *base_weights])
     # Under `accelerate launch` every GPU runs this script: only the main process touches files.
-    state = PartialState()
+    # cpu=True on a machine without CUDA, as the Trainer's own state: otherwise accelerate
+    # sees no distributed run on the CPU and every process would act as the main one.
+    state = PartialState(cpu=not torch.cuda.is_available())
     if state.is_main_process and params.train.resume:
         for path in drop_unfinished_checkpoints(args.checkpoints):
             log.warning("dropped the unfinished checkpoint %s", path)
@@ -93,7 +97,14 @@ def main() -> None:
     )
     # dvcyaml/save_dvc_exp off: inside a stage DVCLive would otherwise rewrite the
     # project's dvc.yaml (doubling the plots) and warn.
-    with Live(dir=str(args.live), dvcyaml=False, save_dvc_exp=False, report=None) as live:
+    # Only the main process opens DVCLive: another one's Live would clear the plots as it
+    # starts (wiping a resumed run's replayed history) and rewrite the summary as it ends.
+    live_or_none = (
+        Live(dir=str(args.live), dvcyaml=False, save_dvc_exp=False, report=None)
+        if state.is_main_process
+        else nullcontext()
+    )
+    with live_or_none as live:
         if resume_from and state.is_main_process:
             replay_history(live, resume_from)
         result = train_lora(

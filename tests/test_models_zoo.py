@@ -7,7 +7,6 @@ directory and loaded back through `load_vqa_model`, the path real runs take.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import math
 from collections.abc import Callable
 from pathlib import Path
@@ -39,8 +38,8 @@ VILT_LABELS = ("red", "2", "yes", "wood", "no")
 # video processor against VideoProcessorMixin, which exists only then, even when no video
 # processor is given), and PyPI's torchvision 0.28.0 does not import beside torch 2.13.0+cpu.
 NO_TORCHVISION = pytest.mark.skipif(
-    importlib.util.find_spec("torchvision") is None,
-    reason="Qwen2-VL processors need torchvision in transformers 5.23",
+    not tiny_models.torchvision_imports(),
+    reason="Qwen2-VL processors need torchvision, and it does not import beside this torch",
 )
 
 

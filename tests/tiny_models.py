@@ -417,8 +417,43 @@ def _qwen_tokenizer() -> PreTrainedTokenizerFast:
     )
 
 
+def torchvision_imports() -> bool:
+    """Whether torchvision imports beside this torch (PyPI's Linux builds need CUDA torch)."""
+    try:
+        import torchvision  # noqa: F401
+    except (ImportError, RuntimeError, OSError):
+        return False
+    return True
+
+
+def image_only_processor_class(processor_class: type) -> type:
+    """`processor_class` minus its check of the (absent) video processor.
+
+    transformers 5 checks a Qwen2-VL processor's video processor against a base class that exists
+    only when torchvision imports, even when no video processor is given. Everything a still
+    image needs (the PIL image processor, the tokenizer, the expansion of the image token into
+    one token per merged patch) works without torchvision; only this check does not.
+    """
+
+    class ImageOnly(processor_class):
+        def check_argument_for_proper_class(self, argument_name, argument):
+            if argument_name == "video_processor" and argument is None:
+                return None
+            return super().check_argument_for_proper_class(argument_name, argument)
+
+    ImageOnly.__name__ = processor_class.__name__
+    return ImageOnly
+
+
 def save_tiny_qwen2_vl(path: Path, version: str = "2") -> Path:
     """A Qwen2VLForConditionalGeneration (`version="2"`) or Qwen2.5-VL (`"2.5"`)."""
+    model, processor = build_tiny_qwen2_vl(version)
+    return _save(model, processor, path)
+
+
+def build_tiny_qwen2_vl(version: str = "2") -> tuple:
+    """(model, processor) of `save_tiny_qwen2_vl`, in memory. Without torchvision the processor
+    is `image_only_processor_class` of the real one (it cannot be reloaded from disk then)."""
     from transformers import Qwen2VLImageProcessorPil
 
     tokenizer = _qwen_tokenizer()
@@ -472,10 +507,23 @@ def save_tiny_qwen2_vl(path: Path, version: str = "2") -> Path:
     images = Qwen2VLImageProcessorPil(
         patch_size=4, merge_size=2, min_pixels=16 * 16, max_pixels=16 * 16
     )
+    videos: dict = {}
+    if torchvision_imports():  # then the processor insists on a video processor
+        from transformers import Qwen2VLVideoProcessor
+
+        videos["video_processor"] = Qwen2VLVideoProcessor(
+            patch_size=4,
+            merge_size=2,
+            temporal_patch_size=2,
+            min_pixels=16 * 16,
+            max_pixels=16 * 16,
+        )
+    else:
+        processor_class = image_only_processor_class(processor_class)
     processor = processor_class(
-        image_processor=images, tokenizer=tokenizer, chat_template=QWEN2_VL_TEMPLATE
+        image_processor=images, tokenizer=tokenizer, chat_template=QWEN2_VL_TEMPLATE, **videos
     )
-    return _save(model, processor, path)
+    return model, processor
 
 
 def save_tiny_idefics3(path: Path) -> Path:

@@ -6,6 +6,7 @@ abo-vqa check-params [params.yaml]
 abo-vqa estimate [--params params.yaml] [--listings data/filtered/listings.jsonl]
 abo-vqa export dataset OUT    (a Hugging Face datasets folder: parquet splits + dataset card)
 abo-vqa export model OUT [--variant adapter|merged|quantized]    (the model + a model card)
+abo-vqa recipe --list | abo-vqa recipe NAME [--variant V] [--run]
 """
 
 from __future__ import annotations
@@ -180,6 +181,34 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_recipe(args: argparse.Namespace) -> int:
+    import shlex
+    import subprocess
+
+    from abo_vqa.config import ParamsError, load_yaml
+    from abo_vqa.recipes import default_recipes_dir, load_recipe, override_args, recipe_names
+
+    folder = Path(args.dir) if args.dir else default_recipes_dir()
+    try:
+        if args.list or not args.name:
+            for name in recipe_names(folder):
+                recipe = load_recipe(folder, name)
+                variants = f" (variants: {', '.join(recipe.variants)})" if recipe.variants else ""
+                print(f"{name:<16} {recipe.summary}{variants}")
+            return 0
+        recipe = load_recipe(folder, args.name, args.variant)
+        overrides = override_args(recipe, load_yaml(args.params))
+    except (ParamsError, OSError) as error:
+        print(f"abo-vqa recipe: error: {error}", file=sys.stderr)
+        return 2
+    if not args.execute:
+        print(" ".join(overrides))
+        return 0
+    command = ["dvc", "exp", "run", *overrides]
+    print(shlex.join(command), file=sys.stderr)
+    return subprocess.run(command).returncode
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="abo-vqa", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -224,6 +253,20 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--final-eval", default="metrics/final_eval.json", help="(model)")
     export.add_argument("--quantize-metrics", default="metrics/quantize.json", help="(model)")
     export.set_defaults(run=cmd_export)
+
+    recipe = commands.add_parser(
+        "recipe",
+        help="print a recipe's `-S key=value` arguments: dvc exp run $(abo-vqa recipe NAME)",
+    )
+    recipe.add_argument("name", nargs="?", help="recipe name (see --list)")
+    recipe.add_argument("--list", action="store_true", help="list the recipes, one per line")
+    recipe.add_argument("--variant", default="", help="a variant the recipe file defines")
+    recipe.add_argument("--params", default="params.yaml", help="the params file to check against")
+    recipe.add_argument("--dir", default="", help="recipes folder (default: ./recipes)")
+    recipe.add_argument(
+        "--run", dest="execute", action="store_true", help="run `dvc exp run` with them now"
+    )
+    recipe.set_defaults(run=cmd_recipe)
     return parser
 
 

@@ -462,9 +462,18 @@ class LoraParams:
     dropout: float = 0.05
     target_modules: str | tuple[str, ...] = "all-linear"
     bias: Literal["none", "all", "lora_only"] = "none"
+    modules_to_save: tuple[str, ...] = ()
+    """Modules trained in full beside the LoRA adapters and saved with them, by name (a name
+    matches every module whose dotted path ends with it), e.g. [classifier] for a task head.
+    A name that matches no module of the model stops training with an error."""
 
     def __post_init__(self) -> None:
         check(self.r > 0, "lora.r", "must be positive")
+        check(
+            all(name.strip() for name in self.modules_to_save),
+            "lora.modules_to_save",
+            "module names must not be empty",
+        )
         check(0 <= self.dropout < 1, "lora.dropout", "must be in [0, 1)")
 
 
@@ -479,6 +488,9 @@ class TrainParams:
     grad_accum: int = 1
     warmup_ratio: float = 0.05
     """Fraction of the total optimizer steps spent warming the learning rate up."""
+    warmup_steps: int = 0
+    """At least this many warm-up steps: the warm-up is max(warmup_steps, warmup_ratio × total
+    steps), e.g. 100 with a ratio of 0.1 for "max(100 steps, 10%)"."""
     scheduler: Literal["linear", "cosine", "constant_with_warmup"] = "linear"
     weight_decay: float = 0.0
     eval_steps: int = 50
@@ -506,6 +518,7 @@ class TrainParams:
         check(self.grad_accum > 0, "train.grad_accum", "must be positive")
         check(self.eval_steps > 0, "train.eval_steps", "must be positive")
         check(0 <= self.warmup_ratio < 1, "train.warmup_ratio", "must be in [0, 1)")
+        check(self.warmup_steps >= 0, "train.warmup_steps", "must be >= 0")
         check(
             self.early_stopping_patience >= 0,
             "train.early_stopping_patience",

@@ -31,6 +31,7 @@ from PIL import Image
 from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments
 from transformers.trainer_utils import get_last_checkpoint
 
+from abo_vqa.lora_targets import check_lora_targets
 from abo_vqa.params import LoraParams, TrainParams
 
 log = logging.getLogger(__name__)
@@ -222,7 +223,10 @@ def train_lora(
         )
     elif train.gradient_checkpointing:
         base.gradient_checkpointing_enable()
-    extra = getattr(vqa_model, "lora_modules_to_save", ())
+    extra = [
+        *dict.fromkeys([*getattr(vqa_model, "lora_modules_to_save", ()), *lora.modules_to_save])
+    ]
+    check_lora_targets(base, lora.target_modules, extra)  # a typo must fail, not train nothing
     peft_model = get_peft_model(
         base, lora_config(lora, vqa_model.lora_exclude_modules, modules_to_save=extra)
     )
@@ -244,7 +248,7 @@ def train_lora(
         weight_decay=train.weight_decay,
         num_train_epochs=train.epochs,
         max_steps=train.max_steps,
-        warmup_steps=int(train.warmup_ratio * total_steps),
+        warmup_steps=max(train.warmup_steps, int(train.warmup_ratio * total_steps)),
         bf16=precision == "bf16",
         fp16=precision == "fp16",
         eval_strategy="steps",
@@ -261,6 +265,11 @@ def train_lora(
         report_to="none",
         remove_unused_columns=False,
         dataloader_pin_memory=False,
+        # Else, under DDP, the Trainer multiplies each process's loss by the process count,
+        # expecting a loss summed over tokens and divided by the count of ALL processes' tokens;
+        # the adapters' losses are means already, so losses and gradients came out doubled on 2
+        # processes (measured: eval loss 7.06 logged for an adapter whose loss is 3.57).
+        average_tokens_across_devices=False,
         disable_tqdm=True,
         use_cpu=not torch.cuda.is_available(),
     )
@@ -282,6 +291,14 @@ def train_lora(
     started = time.perf_counter()
     trainer.train(resume_from_checkpoint=resume_from)
     runtime = time.perf_counter() - started
+    backend = torch.distributed.get_backend() if torch.distributed.is_initialized() else "none"
+    log.info(
+        "process %d of %d (distributed backend: %s) trained %d steps",
+        args.process_index,
+        args.world_size,
+        backend,
+        trainer.state.global_step,
+    )
     state = trainer.state
     # From the log history (restored on resume) rather than the return value, whose average
     # covers only the steps run since the last resume.
