@@ -3,6 +3,7 @@ why the hub cannot supply it (offline, no network, no cached copy), never a hub 
 
 from __future__ import annotations
 
+import socket
 from pathlib import Path
 
 import huggingface_hub.constants
@@ -69,6 +70,24 @@ def test_an_uncached_hub_id_fails_at_once_in_offline_mode(project, monkeypatch):
     message = str(error.value)
     assert "model 'nobody-here/no-such-model' is not a folder here" in message
     assert "HF_HUB_OFFLINE=1" in message and "no cached copy" in message
+
+
+def test_without_network_an_uncached_hub_id_fails_at_once(project, monkeypatch):
+    """Not offline mode, but the hub's host does not resolve: no minute of retries."""
+
+    def no_dns(*args, **kwargs):
+        raise socket.gaierror(-2, "Name or service not known")
+
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)
+    for proxy in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(proxy, raising=False)
+    monkeypatch.setattr(socket, "getaddrinfo", no_dns)
+    with pytest.raises(ModelSourceError) as error:
+        require_folder_or_hub_id("nobody-here/no-such-model", what="--model", hub_fix="use X")
+    message = str(error.value)
+    assert message.startswith("--model 'nobody-here/no-such-model' is not a folder here")
+    assert "no network" in message and "no cached copy" in message
+    assert message.endswith("; use X")
 
 
 def test_transformers_own_offline_error_becomes_one_line(project, monkeypatch):

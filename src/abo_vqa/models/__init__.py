@@ -34,6 +34,8 @@ def load_vqa_model(
     "float16". `quantization_config`: e.g. a transformers BitsAndBytesConfig. A missing folder, or
     a hub id that cannot be fetched, raises `ModelSourceError` (an `InputError`: one line).
     """
+    if family not in FAMILIES:
+        raise ValueError(f"model family {family!r} is not one of {list(FAMILIES)}")
     require_folder_or_hub_id(name_or_path)
     with reported_hub_failures(name_or_path):
         return _load_family(name_or_path, family, dtype, device, quantization_config)
@@ -63,4 +65,4 @@ def _load_family(
         from abo_vqa.models.chat import load_chat
 
         return load_chat(name_or_path, **kwargs)
-    raise ValueError(f"model family {family!r} is not one of {list(FAMILIES)}")
+    raise AssertionError(f"family {family!r} has no loader")  # FAMILIES and this list disagree

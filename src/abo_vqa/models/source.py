@@ -4,15 +4,19 @@ A name is a local folder or a Hugging Face hub id (`org/name`). transformers tak
 not an existing folder for a hub id, so a pipeline output that has not been built yet
 (`models/quantized` in a fresh clone) ends in a connection traceback that never mentions the
 folder. Here a missing folder is named as such before anything is loaded, and a hub id that cannot
-be fetched (no network, offline mode, no cached copy) is reported as that, in one line.
+be fetched (no network, offline mode, no cached copy) is reported as that, in one line, at once:
+without waiting for the hub client's retries when the hub is evidently out of reach.
 """
 
 from __future__ import annotations
 
+import os
 import re
+import socket
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from abo_vqa.io import InputError
 
@@ -20,6 +24,9 @@ SHIPPED_BASE = "models/base/tiny-blip-vqa"
 """The base model that ships in the repository (no build, no download)."""
 
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[A-Za-z0-9][\w.-]*")
+
+
+NO_NETWORK = "this machine cannot reach the hub (no network) and has no cached copy of it"
 
 
 class ModelSourceError(InputError):
@@ -46,7 +53,7 @@ def require_folder_or_hub_id(
     marker: str = "config.json",
 ) -> None:
     """Raise `ModelSourceError` unless `name` is a saved folder or is shaped as a hub id (and,
-    in offline mode, is in the local hub cache).
+    when the hub is out of reach, is in the local hub cache).
 
     `what` names the option or key that gave `name`; `fix` says how to get the folder, `hub_fix`
     what to use when the hub cannot supply `name`; `marker` is the file every saved folder of
@@ -60,7 +67,7 @@ def require_folder_or_hub_id(
     elif path.exists():
         problem = "is a file, not a folder"
     elif looks_like_hub_id(name):
-        _require_cached_when_offline(name, what=what, marker=marker, fix=hub_fix)
+        _require_cached_or_reachable(name, what=what, marker=marker, fix=hub_fix)
         return
     else:
         problem = "does not exist"
@@ -68,14 +75,33 @@ def require_folder_or_hub_id(
     raise ModelSourceError(f"{what} folder '{name}' {problem}: {hint}")
 
 
-def _require_cached_when_offline(name: str, *, what: str, marker: str, fix: str) -> None:
-    """In offline mode, fail at once on a hub id whose `marker` file is not in the local cache
-    (before seconds of imports and loading, and before a base model's weights are read)."""
+def _require_cached_or_reachable(name: str, *, what: str, marker: str, fix: str) -> None:
+    """Fail at once on a hub id whose `marker` file is not in the local cache when the hub is
+    out of reach: offline mode, or its host name does not resolve (no network). Otherwise the
+    hub client retries for about a minute, printing every retry, before failing the same way."""
     from huggingface_hub import try_to_load_from_cache
     from huggingface_hub.constants import is_offline_mode
 
-    if is_offline_mode() and not isinstance(try_to_load_from_cache(name, marker), str):
+    if isinstance(try_to_load_from_cache(name, marker), str):
+        return
+    if is_offline_mode():
         raise ModelSourceError(_hub_message(name, _offline_reason(), what=what, fix=fix))
+    if not _hub_host_resolves():
+        raise ModelSourceError(_hub_message(name, NO_NETWORK, what=what, fix=fix))
+
+
+def _hub_host_resolves() -> bool:
+    """False if the hub's host name cannot be resolved; True also when a proxy resolves it."""
+    from huggingface_hub.constants import ENDPOINT
+
+    if any(os.environ.get(v) for v in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy")):
+        return True
+    host = urlsplit(ENDPOINT).hostname
+    try:
+        socket.getaddrinfo(host, 443)
+    except OSError:  # socket.gaierror: no DNS, no network
+        return False
+    return True
 
 
 def _hub_message(name: str, reason: str, *, what: str, fix: str) -> str:
@@ -120,7 +146,7 @@ def _offline_reason() -> str:
 
     if is_offline_mode():
         return "HF_HUB_OFFLINE=1 forbids downloads and this machine has no cached copy of it"
-    return "this machine cannot reach the hub (no network) and has no cached copy of it"
+    return NO_NETWORK
 
 
 @contextmanager
