@@ -257,6 +257,7 @@ def test_the_traceback_is_shown_when_asked_for(fresh_clone, monkeypatch):
             "--out 'images' is a folder",
         ),
         (["--csv", "questions.csv", "--image-dir", "images", "--batch-size", "0"], "--batch-size"),
+        (["--csv", "questions.csv", "--image-dir", "images", "--family", "llava"], "--family"),
         (["--image-dir", "images"], "the following arguments are required: --csv"),
     ],
 )

@@ -30,8 +30,11 @@ GET_ADAPTER = (
 
 def _check_sources(args: argparse.Namespace) -> None:
     """Fail in one line on a missing --model or --adapter folder, before loading anything."""
+    from abo_vqa.models import FAMILIES
     from abo_vqa.models.source import require_folder_or_hub_id
 
+    if args.family not in FAMILIES:
+        raise InputError(f"--family {args.family!r} is not one of {list(FAMILIES)}")
     require_folder_or_hub_id(args.model, what="--model", fix=GET_MODEL, hub_fix=HUB_MODEL)
     if args.adapter:
         require_folder_or_hub_id(
