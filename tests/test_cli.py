@@ -140,12 +140,13 @@ def test_ask_about_a_missing_image_fails_with_the_reason(tiny_model, image_dir, 
 
 def test_ask_about_a_corrupt_image_fails_with_the_reason(tiny_model, image_dir, capsys):
     corrupt = image_dir / "corrupt.jpg"
-    with pytest.raises(SystemExit) as exit_info:
-        main(["ask", str(corrupt), "what color?", "--model", tiny_model])
-    assert exit_info.value.code == 2
-    # (transformers prints a loading progress bar before the model is asked)
-    last = capsys.readouterr().err.strip().splitlines()[-1]
-    assert last.startswith(f"abo-vqa ask: error: {corrupt}: cannot read image corrupt.jpg")
+    line = one_line_error(capsys, ["ask", str(corrupt), "what color?", "--model", tiny_model])
+    assert line.startswith(f"abo-vqa ask: error: {corrupt}: cannot read image corrupt.jpg")
+
+
+def test_ask_an_empty_question_fails_before_loading_the_model(image_dir, capsys):
+    line = one_line_error(capsys, ["ask", str(image_dir / "grey.png"), " ", "--model", "nowhere"])
+    assert line == f"abo-vqa ask: error: {image_dir / 'grey.png'}: empty question"
 
 
 def abo_vqa(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -308,6 +309,7 @@ def test_a_hub_adapter_offline_without_a_cached_copy_is_one_line(fresh_clone, ca
         ("train: [unclosed\n", "nothing.yaml: not valid YAML"),
         ("- a list\n", "nothing.yaml: expected a mapping"),
         ("lora:\n  rr: 64\n", "nothing.yaml: lora: unknown key(s) 'rr'"),
+        ("stages: {}\n", "nothing.yaml: unknown key(s) 'stages'"),
     ],
 )
 def test_check_params_on_a_bad_file_is_one_line(tmp_path, monkeypatch, capsys, content, expected):

@@ -118,11 +118,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from abo_vqa.predict import answer_rows
+    from abo_vqa.predict import answer_rows, prepare_row
 
     image = Path(args.image)
     _require_file(image, "image")
     rows = [{"image_name": image.name, "question": args.question}]
+    # Checked before the model loads: a bad photo or question should not take seconds to report.
+    _raise_row_error(image, prepare_row(rows[0], image.parent, line=1).error)
     [result] = answer_rows(
         _load_model(args),
         rows,
@@ -131,10 +133,15 @@ def cmd_ask(args: argparse.Namespace) -> int:
         max_new_tokens=args.max_new_tokens,
         postprocess_mode=args.postprocess,
     )
-    if result["error"]:
-        raise InputError(f"{image}: {result['error'].split(': ', 1)[1]}")
+    _raise_row_error(image, result["error"])
     print(result["generated_answer"])
     return 0
+
+
+def _raise_row_error(image: Path, error: str) -> None:
+    """An `InputError` naming the image for a row error ("line N: reason"), if there is one."""
+    if error:
+        raise InputError(f"{image}: {error.split(': ', 1)[1]}")
 
 
 def cmd_check_params(args: argparse.Namespace) -> int:
@@ -144,8 +151,9 @@ def cmd_check_params(args: argparse.Namespace) -> int:
     try:
         load_params(args.params)
     except ParamsError as error:
-        message = str(error)
-        # Errors in the file's content do not say which file: name it.
+        # Errors in the file's content do not say which file (the top level is called
+        # "params.yaml" whatever the file): name it.
+        message = str(error).removeprefix("params.yaml: ")
         if not message.startswith(f"{args.params}:"):
             raise ParamsError(f"{args.params}: {message}") from error
         raise
