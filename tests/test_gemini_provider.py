@@ -26,7 +26,12 @@ from fake_gemini import (
 )
 
 from abo_vqa.params import QUESTION_TYPES
-from abo_vqa.qa.gemini import AllKeysExhaustedError, GeminiConfigError, MissingApiKeysError
+from abo_vqa.qa.gemini import (
+    AllKeysExhaustedError,
+    GeminiConfigError,
+    GeminiUnreachableError,
+    MissingApiKeysError,
+)
 from abo_vqa.qa.gemini.provider import GeminiProvider
 from abo_vqa.qa.validate import validate_pairs
 
@@ -271,6 +276,16 @@ def test_a_streak_of_rejections_means_a_bad_setting(images, tmp_path, keys):
         pytest.raises(GeminiConfigError, match=r"rejected 3 requests in a row.*thinking_budget"),
     ):
         run_provider(fake, images, tmp_path, listings, workers=1, max_consecutive_rejections=3)
+
+
+def test_an_unreachable_api_stops_the_run_instead_of_giving_up_image_after_image(
+    images, tmp_path, keys
+):
+    listings = write_listings(images, 8)
+    with FakeGemini() as fake:
+        pass  # stopped: nothing listens on its port any more, every call fails to connect
+    with pytest.raises(GeminiUnreachableError, match=r"cannot reach the Gemini API: 3 images"):
+        run_provider(fake, images, tmp_path, listings, workers=1, max_retries=1)
 
 
 def test_one_rejected_image_is_counted_and_the_run_goes_on(images, tmp_path, keys):

@@ -221,3 +221,29 @@ def test_shared_image_loss_equals_the_models_own_loss(tiny_config):
         [image for image, _ in pairs], [q.text for _, q in pairs], [q.answer for _, q in pairs]
     )
     assert torch.allclose(shared, model(**batch).loss, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("argv", "expected"),
+    [
+        (["--steps", "0"], "--steps must be at least 1, got 0"),
+        (["--threads", "0"], "--threads must be at least 1"),
+        (["--learning-rate", "-0.001"], "--learning-rate must be positive"),
+        (["--echo-rate", "1.5"], "--echo-rate must be in [0, 1)"),
+        (["--steps", "many"], "argument --steps: invalid int value: 'many'"),
+        (["--out", "{file}"], "--out {file} is a file"),
+        (["--bogus"], "unrecognized arguments: --bogus"),
+    ],
+)
+def test_command_line_mistakes_are_one_line_before_any_training(argv, expected, tmp_path, capsys):
+    from abo_vqa.pretrain.__main__ import main
+
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("not a model folder")
+    with pytest.raises(SystemExit) as exit_info:
+        main([arg.format(file=a_file) for arg in argv])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 2
+    [line] = err.splitlines()
+    assert line.startswith("python -m abo_vqa.pretrain: error: ")
+    assert expected.format(file=a_file) in line

@@ -364,3 +364,15 @@ def test_committed_sample_equals_a_fresh_regeneration(tmp_path):
         fresh = np.asarray(Image.open(io.BytesIO(data)), dtype=np.int16)
         shipped = np.asarray(Image.open(io.BytesIO(committed)), dtype=np.int16)
         assert np.abs(fresh - shipped).max() <= 2, image.path
+
+
+def test_cli_refuses_a_file_as_the_output_folder_in_one_line(tmp_path, capsys):
+    target = tmp_path / "notes.txt"
+    target.write_text("mine")
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(["--out", str(target)])
+    assert exit_info.value.code == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"python -m abo_vqa.sample: error: --out {target} is a file, not a folder"
+    ]
+    assert target.read_text() == "mine"

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from abo_vqa.io import InputError
-from abo_vqa.stage import INPUT_ERROR_EXIT_STATUS, run_stage
+from abo_vqa.stage import INPUT_ERROR_EXIT_STATUS, report_input_errors, run_stage
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -74,3 +74,58 @@ def test_a_stage_that_imported_torch_runs_it_with_fixed_threads_and_deterministi
         torch.set_num_threads(previous[0])
         torch.use_deterministic_algorithms(previous[1])
     assert seen == [(TORCH_THREADS, True)]
+
+
+def _run_baseline_eval(
+    tmp_path: Path, base: str, extra_env: dict[str, str]
+) -> subprocess.CompletedProcess:
+    """baseline_eval on a one-question split with `model.base: base`."""
+    import yaml
+    from PIL import Image
+
+    from abo_vqa.qa.base import QA_COLUMNS
+
+    params = yaml.safe_load((REPO / "params.yaml").read_text())
+    params["data"]["abo_root"] = "abo"
+    params["model"]["base"] = base
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    (tmp_path / "abo/images/small").mkdir(parents=True)
+    Image.new("RGB", (8, 8)).save(tmp_path / "abo/images/small/a.jpg")
+    (tmp_path / "models").mkdir()
+    row = {"image_id": "a", "item_id": "i", "image_path": "a.jpg", "question": "what color?",
+           "answer": "black", "question_type": "color", "provider": "template"}  # fmt: skip
+    (tmp_path / "splits").mkdir()
+    for name in ("train", "test"):
+        header = ",".join(QA_COLUMNS)
+        line = ",".join(row[column] for column in QA_COLUMNS)
+        (tmp_path / "splits" / f"{name}.csv").write_text(f"{header}\n{line}\n")
+    command = [sys.executable, str(REPO / "stages/baseline_eval.py"), "--splits", "splits"]
+    command += ["--predictions", "predictions", "--metrics", "m.json", "--params", "params.yaml"]
+    env = {**os.environ, "ABO_VQA_TRACEBACK": "0", **extra_env}
+    return subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, env=env)
+
+
+@pytest.mark.parametrize(
+    ("base", "expected"),
+    [
+        ("models/base/nope", "model folder 'models/base/nope' does not exist"),
+        ("Salesforce/blip-vqa-base", "model 'Salesforce/blip-vqa-base' is not a folder here"),
+    ],
+)
+def test_a_base_model_that_cannot_be_had_ends_the_stage_with_one_line(tmp_path, base, expected):
+    env = {"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "empty-hf-home")}
+    result = _run_baseline_eval(tmp_path, base, env)
+    assert result.returncode == INPUT_ERROR_EXIT_STATUS, result.stderr
+    [line] = result.stderr.splitlines()
+    assert line.startswith("baseline_eval: error: ") and expected in line
+    assert "models/base/tiny-blip-vqa" in line  # the shipped base, as the way out
+
+
+def test_cli_and_stages_share_one_edge(capsys):
+    def bad_input() -> int:
+        raise InputError("q.csv:\n  line 3 broken")
+
+    with pytest.raises(SystemExit) as exit_info:
+        report_input_errors("abo-vqa predict", bad_input)
+    assert exit_info.value.code == INPUT_ERROR_EXIT_STATUS
+    assert capsys.readouterr().err == "abo-vqa predict: error: q.csv: line 3 broken\n"

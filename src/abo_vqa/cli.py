@@ -15,13 +15,66 @@ import argparse
 import sys
 from pathlib import Path
 
+from abo_vqa.io import InputError
+from abo_vqa.stage import ArgumentParser, report_input_errors
+
+GET_MODEL = (
+    "`dvc repro` builds it, `dvc pull` fetches it from a configured remote, "
+    "or pass --model models/base/tiny-blip-vqa to use the shipped base"
+)
+"""How to get a pipeline model folder a fresh clone does not have yet."""
+
+HUB_MODEL = "pass --model models/base/tiny-blip-vqa to use the shipped base, or a saved folder"
+
+GET_ADAPTER = (
+    "`dvc repro train_lora` builds it, `dvc pull` fetches it from a configured remote, "
+    "or leave out --adapter"
+)
+
+
+def _check_sources(args: argparse.Namespace) -> None:
+    """Fail in one line on a missing --model or --adapter folder, before loading anything."""
+    from abo_vqa.models import FAMILIES
+    from abo_vqa.models.source import require_folder_or_hub_id
+
+    if args.family not in FAMILIES:
+        raise InputError(f"--family {args.family!r} is not one of {list(FAMILIES)}")
+    require_folder_or_hub_id(args.model, what="--model", fix=GET_MODEL, hub_fix=HUB_MODEL)
+    if args.adapter:
+        require_folder_or_hub_id(
+            args.adapter,
+            what="--adapter",
+            fix=GET_ADAPTER,
+            hub_fix="leave out --adapter, or give a saved adapter folder",
+            marker="adapter_config.json",
+        )
+
+
+def _require_file(path: Path, what: str) -> None:
+    if path.is_dir():
+        raise InputError(f"{what} '{path}' is a folder, not a file")
+    if not path.is_file():
+        raise InputError(f"{what} '{path}' does not exist")
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
 
 def _load_model(args: argparse.Namespace):
     from abo_vqa.models import load_vqa_model
+
+    _check_sources(args)
+    model = load_vqa_model(args.model, family=args.family)
+    if not args.adapter:
+        return model
+    # Imported only when needed: peft imports bitsandbytes, which logs warnings offline.
     from abo_vqa.models.lora import attach_adapter
 
-    model = load_vqa_model(args.model, family=args.family)
-    return attach_adapter(model, Path(args.adapter)) if args.adapter else model
+    return attach_adapter(model, Path(args.adapter))
 
 
 def _add_model_options(parser: argparse.ArgumentParser) -> None:
@@ -33,13 +86,19 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--adapter", default="", help="optional LoRA adapter folder to apply")
     parser.add_argument("--family", default="blip")
     parser.add_argument("--postprocess", default="first_word", choices=("first_word", "vqa", "raw"))
-    parser.add_argument("--max-new-tokens", type=int, default=5)
+    parser.add_argument("--max-new-tokens", type=_positive_int, default=5)
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
     from abo_vqa.io import read_csv, write_csv
     from abo_vqa.predict import INPUT_COLUMNS, answer_rows
 
+    _require_file(Path(args.csv), "--csv")
+    if not Path(args.image_dir).is_dir():
+        raise InputError(f"--image-dir '{args.image_dir}' is not a folder")
+    if Path(args.out).is_dir():
+        raise InputError(f"--out '{args.out}' is a folder; give the CSV file to write")
+    _check_sources(args)  # before reading thousands of rows, and without a traceback
     rows = read_csv(args.csv, required=INPUT_COLUMNS)
     results = answer_rows(
         _load_model(args),
@@ -53,16 +112,23 @@ def cmd_predict(args: argparse.Namespace) -> int:
         *dict.fromkeys([*(rows[0].keys() if rows else INPUT_COLUMNS), "generated_answer", "error"])
     ]
     write_csv(args.out, results, columns)
-    failed = sum(bool(r["error"]) for r in results)
-    print(f"{len(results) - failed} answered, {failed} with errors → {args.out}", file=sys.stderr)
+    errors = [r["error"] for r in results if r["error"]]
+    first = f" (first: {errors[0]}; see the error column)" if errors else ""
+    print(
+        f"{len(results) - len(errors)} answered, {len(errors)} with errors{first} → {args.out}",
+        file=sys.stderr,
+    )
     return 0
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from abo_vqa.predict import answer_rows
+    from abo_vqa.predict import answer_rows, prepare_row
 
     image = Path(args.image)
+    _require_file(image, "image")
     rows = [{"image_name": image.name, "question": args.question}]
+    # Checked before the model loads: a bad photo or question should not take seconds to report.
+    _raise_row_error(image, prepare_row(rows[0], image.parent, line=1).error)
     [result] = answer_rows(
         _load_model(args),
         rows,
@@ -71,11 +137,15 @@ def cmd_ask(args: argparse.Namespace) -> int:
         max_new_tokens=args.max_new_tokens,
         postprocess_mode=args.postprocess,
     )
-    if result["error"]:
-        print(result["error"].split(": ", 1)[1], file=sys.stderr)
-        return 1
+    _raise_row_error(image, result["error"])
     print(result["generated_answer"])
     return 0
+
+
+def _raise_row_error(image: Path, error: str) -> None:
+    """An `InputError` naming the image for a row error ("line N: reason"), if there is one."""
+    if error:
+        raise InputError(f"{image}: {error.split(': ', 1)[1]}")
 
 
 def cmd_check_params(args: argparse.Namespace) -> int:
@@ -85,8 +155,12 @@ def cmd_check_params(args: argparse.Namespace) -> int:
     try:
         load_params(args.params)
     except ParamsError as error:
-        print(f"{args.params}: {error}", file=sys.stderr)
-        return 2
+        # Errors in the file's content do not say which file (the top level is called
+        # "params.yaml" whatever the file): name it.
+        message = str(error).removeprefix("params.yaml: ")
+        if not message.startswith(f"{args.params}:"):
+            raise ParamsError(f"{args.params}: {message}") from error
+        raise
     print(f"{args.params}: ok")
     return 0
 
@@ -210,7 +284,7 @@ def cmd_recipe(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="abo-vqa", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     commands = parser.add_subparsers(dest="command", required=True)
@@ -219,7 +293,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--image-dir", required=True)
     predict.add_argument("--csv", required=True)
     predict.add_argument("--out", default="results.csv")
-    predict.add_argument("--batch-size", type=int, default=32)
+    predict.add_argument("--batch-size", type=_positive_int, default=32)
     _add_model_options(predict)
     predict.set_defaults(run=cmd_predict)
 
@@ -272,7 +346,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    return args.run(args)
+    return report_input_errors(f"abo-vqa {args.command}", lambda: args.run(args))
 
 
 if __name__ == "__main__":

@@ -142,6 +142,12 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
             data = yaml.safe_load(handle) or {}
     except yaml.YAMLError as error:
         raise ParamsError(f"{path}: not valid YAML: {error}") from error
+    except FileNotFoundError as error:
+        raise ParamsError(f"{path}: no such file") from error
+    except IsADirectoryError as error:
+        raise ParamsError(f"{path}: is a folder, not a params file") from error
+    except UnicodeDecodeError as error:
+        raise ParamsError(f"{path}: not UTF-8 text ({error.reason})") from error
     if not isinstance(data, dict):
         raise ParamsError(f"{path}: expected a mapping at the top level")
     return data

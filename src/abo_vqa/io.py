@@ -68,11 +68,17 @@ def write_csv(path: str | Path, rows: Iterable[Mapping[str, Any]], columns: Sequ
 
 
 def read_csv(path: str | Path, required: Sequence[str] = ()) -> list[dict[str, str]]:
-    """Read a CSV into dicts, failing with the file's name if a required column is missing."""
+    """Read a CSV into dicts, failing with the file's name if a required column is missing
+    (or the file is not UTF-8 text or not CSV: `InputError` naming the file and line)."""
     path = Path(path)
     with path.open(encoding="utf-8", newline="") as handle:
         reader = csv.DictReader(handle)
-        missing = [c for c in required if c not in (reader.fieldnames or [])]
-        if missing:
-            raise InputError(f"{path}: missing column(s) {missing}; found {reader.fieldnames}")
-        return list(reader)
+        try:
+            missing = [c for c in required if c not in (reader.fieldnames or [])]
+            if missing:
+                raise InputError(f"{path}: missing column(s) {missing}; found {reader.fieldnames}")
+            return list(reader)
+        except UnicodeDecodeError as error:
+            raise InputError(f"{path}: not UTF-8 text ({error.reason})") from error
+        except csv.Error as error:
+            raise InputError(f"{path}:{reader.line_num}: not valid CSV: {error}") from error

@@ -7,11 +7,13 @@ traceback. `ABO_VQA_TRACEBACK=1` shows the traceback for input errors too.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import NoReturn, TypeVar
 
 from abo_vqa.config import ParamsError
 from abo_vqa.io import InputError
@@ -42,6 +44,9 @@ def deterministic_torch(threads: int = TORCH_THREADS) -> None:
     torch.use_deterministic_algorithms(True, warn_only=True)
 
 
+T = TypeVar("T")
+
+
 def run_stage(main: Callable[[], None]) -> None:
     """Call a stage's `main` with logging set up and, when the script has imported torch (the
     model stages do, at the top), torch made deterministic (`deterministic_torch`). An input
@@ -49,11 +54,38 @@ def run_stage(main: Callable[[], None]) -> None:
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
     if "torch" in sys.modules:
         deterministic_torch()
+    report_input_errors(Path(sys.argv[0]).stem, main)
+
+
+def report_input_errors(program: str, call: Callable[[], T]) -> T:
+    """`call()`; an input error becomes `<program>: error: <message>` on stderr and exit 2.
+
+    The one edge shared by the stages and the `abo-vqa` command. With `ABO_VQA_TRACEBACK=1` the
+    error propagates with its traceback instead.
+    """
     try:
-        main()
+        return call()
     except INPUT_ERRORS as error:
         if os.environ.get("ABO_VQA_TRACEBACK") == "1":
             raise
-        stage = Path(sys.argv[0]).stem
-        print(f"{stage}: error: {error}", file=sys.stderr)
+        print(f"{program}: error: {one_line(str(error))}", file=sys.stderr)
         raise SystemExit(INPUT_ERROR_EXIT_STATUS) from None
+
+
+def one_line(message: str) -> str:
+    """`message` on one line: a wrapped message (YAML's, with its context) joined by spaces."""
+    return " ".join(part.strip() for part in message.splitlines() if part.strip())
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """An argparse parser whose usage errors are one line too: what is wrong, and where help is.
+
+    argparse prints the whole usage block before the error; for a command with many options the
+    error itself then scrolls away. Subcommand parsers inherit this class.
+    """
+
+    def error(self, message: str) -> NoReturn:
+        """Print `<prog>: error: <message> (see <prog> --help)` and exit with status 2."""
+        self.exit(
+            INPUT_ERROR_EXIT_STATUS, f"{self.prog}: error: {message} (see {self.prog} --help)\n"
+        )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from abo_vqa.models.base import VQAModel
+from abo_vqa.models.source import reported_hub_failures, require_folder_or_hub_id
 
 FAMILIES: tuple[str, ...] = ("blip", "vilt", "blip2", "instructblip", "chat")
 """blip: BlipForQuestionAnswering. vilt: ViltForQuestionAnswering (a classifier over its answer
@@ -30,8 +31,19 @@ def load_vqa_model(
     """Load a model of `family` from a hub id or a local directory (never the hub for a dir).
 
     `dtype`: "auto" (float32 on CPU; bfloat16, or float16, on CUDA), "float32", "bfloat16" or
-    "float16". `quantization_config`: e.g. a transformers BitsAndBytesConfig.
+    "float16". `quantization_config`: e.g. a transformers BitsAndBytesConfig. A missing folder, or
+    a hub id that cannot be fetched, raises `ModelSourceError` (an `InputError`: one line).
     """
+    if family not in FAMILIES:
+        raise ValueError(f"model family {family!r} is not one of {list(FAMILIES)}")
+    require_folder_or_hub_id(name_or_path)
+    with reported_hub_failures(name_or_path):
+        return _load_family(name_or_path, family, dtype, device, quantization_config)
+
+
+def _load_family(
+    name_or_path: str, family: str, dtype: str, device: str, quantization_config: Any
+) -> VQAModel:
     if family == "blip":
         # Imported here: transformers takes seconds to import, and importing this package for
         # the VQAModel type should not.
@@ -53,4 +65,4 @@ def load_vqa_model(
         from abo_vqa.models.chat import load_chat
 
         return load_chat(name_or_path, **kwargs)
-    raise ValueError(f"model family {family!r} is not one of {list(FAMILIES)}")
+    raise AssertionError(f"family {family!r} has no loader")  # FAMILIES and this list disagree

@@ -10,12 +10,26 @@ from typing import Any
 from peft import PeftModel
 
 from abo_vqa.models.base import DTYPES
+from abo_vqa.models.source import reported_hub_failures, require_folder_or_hub_id
 from abo_vqa.params import QuantizeParams
+
+ADAPTER_FIX = "`dvc repro train_lora` builds the pipeline's adapter (models/adapter)"
+ADAPTER_HUB_FIX = "use a saved adapter folder instead (`dvc repro train_lora` builds one)"
+ADAPTER_MARKER = "adapter_config.json"
+"""The file every saved PEFT adapter folder holds."""
 
 
 def attach_adapter(vqa_model: Any, adapter_dir: Path) -> Any:
-    """Load a saved LoRA adapter onto `vqa_model.model` in place; returns the same VQAModel."""
-    vqa_model.model = PeftModel.from_pretrained(vqa_model.model, str(adapter_dir))
+    """Load a saved LoRA adapter onto `vqa_model.model` in place; returns the same VQAModel.
+
+    A missing adapter folder, or a hub id that cannot be fetched, raises `ModelSourceError`.
+    """
+    name = str(adapter_dir)
+    require_folder_or_hub_id(
+        name, what="adapter", fix=ADAPTER_FIX, hub_fix=ADAPTER_HUB_FIX, marker=ADAPTER_MARKER
+    )
+    with reported_hub_failures(name, what="adapter", fix=ADAPTER_HUB_FIX):
+        vqa_model.model = PeftModel.from_pretrained(vqa_model.model, name)
     vqa_model.model.eval()
     return vqa_model
 

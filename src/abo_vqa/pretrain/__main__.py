@@ -7,7 +7,6 @@ Run it under `nice`: it keeps both cores busy for the whole run.
 
 from __future__ import annotations
 
-import argparse
 import json
 import platform
 from dataclasses import asdict
@@ -18,13 +17,14 @@ import transformers
 
 from abo_vqa.pretrain.scenes import BACKGROUNDS, FILLS, SHAPES
 from abo_vqa.pretrain.train import PretrainConfig, pretrain
+from abo_vqa.stage import ArgumentParser
 
 DEFAULT_OUT = Path("models/base/tiny-blip-vqa")
 
 
 def _parse(argv: list[str] | None) -> tuple[Path, PretrainConfig]:
     defaults = PretrainConfig()
-    parser = argparse.ArgumentParser(prog="python -m abo_vqa.pretrain", description=__doc__)
+    parser = ArgumentParser(prog="python -m abo_vqa.pretrain", description=__doc__)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--steps", type=int, default=defaults.steps)
@@ -34,15 +34,20 @@ def _parse(argv: list[str] | None) -> tuple[Path, PretrainConfig]:
     parser.add_argument("--echo-rate", type=float, default=defaults.echo_rate)
     parser.add_argument("--threads", type=int, default=defaults.threads)
     args = parser.parse_args(argv)
-    config = PretrainConfig(
-        seed=args.seed,
-        steps=args.steps,
-        scenes_per_step=args.scenes_per_step,
-        questions_per_scene=args.questions_per_scene,
-        learning_rate=args.learning_rate,
-        echo_rate=args.echo_rate,
-        threads=args.threads,
-    )
+    if args.out.exists() and not args.out.is_dir():
+        parser.error(f"--out {args.out} is a file; the model is written into a folder")
+    try:
+        config = PretrainConfig(
+            seed=args.seed,
+            steps=args.steps,
+            scenes_per_step=args.scenes_per_step,
+            questions_per_scene=args.questions_per_scene,
+            learning_rate=args.learning_rate,
+            echo_rate=args.echo_rate,
+            threads=args.threads,
+        )
+    except ValueError as error:
+        parser.error(f"--{str(error).replace('_', '-')}")
     return args.out, config
 
 

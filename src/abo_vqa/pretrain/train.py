@@ -46,6 +46,27 @@ class PretrainConfig:
     eval_examples: int = 128
     spec: TinyBlipSpec = field(default_factory=TinyBlipSpec)
 
+    def __post_init__(self) -> None:
+        # Checked here, not 30 minutes into a run; the message names the setting.
+        for name in (
+            "steps",
+            "scenes_per_step",
+            "questions_per_scene",
+            "threads",
+            "val_examples",
+            "log_every",
+            "eval_every",
+            "eval_examples",
+        ):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be at least 1, got {getattr(self, name)}")
+        if self.warmup_steps < 0:
+            raise ValueError(f"warmup_steps must not be negative, got {self.warmup_steps}")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be positive, got {self.learning_rate}")
+        if not 0 <= self.echo_rate < 1:
+            raise ValueError(f"echo_rate must be in [0, 1), got {self.echo_rate}")
+
 
 def base_vocabulary() -> tuple[str, ...]:
     """The whole words of the base model's tokenizer, answer words first (stable ids)."""

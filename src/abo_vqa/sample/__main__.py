@@ -5,23 +5,26 @@ Writes the sample and prints its summary as JSON.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
+from pathlib import Path
 
 from abo_vqa.sample.writer import generate_sample
+from abo_vqa.stage import ArgumentParser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m abo_vqa.sample", description=__doc__)
+    parser = ArgumentParser(prog="python -m abo_vqa.sample", description=__doc__)
     parser.add_argument("--out", required=True, help="output folder (created or replaced)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--listings", type=int, default=600, help="listing lines to write")
     args = parser.parse_args(argv)
+    if Path(args.out).exists() and not Path(args.out).is_dir():
+        parser.exit(2, f"{parser.prog}: error: --out {args.out} is a file, not a folder\n")
     try:
         summary = generate_sample(args.out, seed=args.seed, n_listings=args.listings)
     except (ValueError, FileExistsError) as error:
-        parser.exit(2, f"error: {error}\n")
+        parser.exit(2, f"{parser.prog}: error: {error}\n")
     json.dump(summary, sys.stdout, indent=2, ensure_ascii=False)
     sys.stdout.write("\n")
     return 0

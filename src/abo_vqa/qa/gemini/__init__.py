@@ -20,6 +20,7 @@ from abo_vqa.qa.gemini.errors import (
     BatchPendingError,
     GeminiConfigError,
     GeminiError,
+    GeminiUnreachableError,
     MissingApiKeysError,
 )
 
@@ -28,5 +29,6 @@ __all__ = [
     "BatchPendingError",
     "GeminiConfigError",
     "GeminiError",
+    "GeminiUnreachableError",
     "MissingApiKeysError",
 ]

@@ -63,6 +63,11 @@ class GeminiConfigError(GeminiError):
     """The API refuses the setup itself (unknown model, invalid setting): retrying is pointless."""
 
 
+class GeminiUnreachableError(GeminiError):
+    """Image after image failed every retry without an HTTP answer: no network, or the API's
+    host is unreachable. Answers received before the stop are cached; a rerun asks the rest."""
+
+
 class BatchPendingError(GeminiError):
     """Batch jobs are still running after `batch_wait_s`; rerun to collect (nothing is resent)."""
 

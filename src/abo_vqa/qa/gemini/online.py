@@ -30,6 +30,7 @@ from abo_vqa.qa.gemini.errors import (
     Failure,
     FailureKind,
     GeminiConfigError,
+    GeminiUnreachableError,
     Redactor,
 )
 from abo_vqa.qa.gemini.jobs import ImageJob, Progress, RunTally, cost_usd, make_record
@@ -41,6 +42,10 @@ log = logging.getLogger(__name__)
 
 # Cap on one cool-down, whatever retryDelay says: a per-minute quota frees up within a minute.
 _MAX_COOLDOWN_S = 120.0
+
+# Images in a row given up after transport failures alone (no HTTP answer at all) that mean
+# the API is out of reach: going on would only add a warning per image for the rest of the run.
+_UNREACHABLE_STREAK = 3
 
 
 def backoff_delay(attempt: int, base_s: float, cap_s: float, rng: random.Random) -> float:
@@ -89,6 +94,7 @@ class OnlineRunner:
         self.stop = threading.Event()
         self._rng = random.Random()
         self._rejection_streak = 0
+        self._unreachable_streak = 0
 
     def run(self, jobs: Sequence[ImageJob]) -> None:
         """Fetch every job's response; raises the first fatal error after in-flight calls end."""
@@ -157,6 +163,7 @@ class OnlineRunner:
         if failure.kind is FailureKind.TRANSIENT:
             if times > self.params.max_retries:
                 self._give_up(job, "request_failed", failure.describe())
+                self._unanswered(failure)
                 return False
             p = self.params
             delay = backoff_delay(times, p.backoff_s, p.max_backoff_s, self._rng)
@@ -187,6 +194,7 @@ class OnlineRunner:
             self.tally.output_tokens += usage.output_tokens + usage.thinking_tokens
             self.tally.cost_usd += cost_usd(usage, self.params, "online")
             self._rejection_streak = 0
+            self._unreachable_streak = 0
         self.progress.advance()
 
     # --- failures ------------------------------------------------------------------------------
@@ -213,6 +221,19 @@ class OnlineRunner:
         with self.tally.lock:
             self.tally.failed[job.key] = reason
         self.progress.advance()
+
+    def _unanswered(self, failure: Failure) -> None:
+        """Count an image given up on transport failures; stop when the API seems unreachable."""
+        with self.tally.lock:
+            # An HTTP status (5xx) shows the API is there; only transport failures count.
+            self._unreachable_streak = self._unreachable_streak + 1 if failure.code is None else 0
+            streak = self._unreachable_streak
+        if streak >= _UNREACHABLE_STREAK:
+            raise GeminiUnreachableError(
+                f"cannot reach the Gemini API: {streak} images in a row failed every retry "
+                f"({failure.describe()}); check the network and generate_qa.gemini.base_url, "
+                f"then rerun (answers received so far are cached and not asked again)"
+            )
 
     def _rejected(self, job: ImageJob, failure: Failure) -> None:
         self._give_up(job, "image_failed", failure.describe())

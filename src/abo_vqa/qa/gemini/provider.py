@@ -221,8 +221,9 @@ class GeminiProvider:
         """QA candidates for every listing's image; asks the API only for uncached images.
 
         Raises AllKeysExhaustedError (with `.partial`, the run assembled from the cache) when
-        every key is dropped, GeminiConfigError when the API refuses the setup itself, and
-        BatchPendingError when batch jobs are still running; the cache keeps all answers.
+        every key is dropped, GeminiConfigError when the API refuses the setup itself,
+        GeminiUnreachableError when it cannot be reached at all, and BatchPendingError when
+        batch jobs are still running; the cache keeps all answers.
         """
         jobs, missing = plan_jobs(
             listings, self.params, self.images_root, self.template, self.settings, self.section
