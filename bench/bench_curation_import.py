@@ -4,8 +4,8 @@
     .venv/bin/python bench/bench_curation_import.py [--listings data/filtered/listings.jsonl]
         [--seed 0] [--csv FILE]
 
-Writes the synthetic curation of `abo_vqa.sample.curation` over the filtered listings (or reads
-`--csv`, a file that module wrote), imports it with the `csv` provider and the generate_qa
+Writes the synthetic curation of `abo_vqa.synthetic.sample.curation` over the filtered listings
+(or reads `--csv`, a file that module wrote), imports it with the `csv` provider and the generate_qa
 validation (`build_qa_table`, params.yaml defaults: every type kept), and prints:
 
 - the share of the fixture's valid pairs kept (target: at least 98%), and of those kept, the
@@ -43,7 +43,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as folder:
         path = args.csv
         if path is None:
-            from abo_vqa.sample.curation import curation_rows, write_curation
+            from abo_vqa.synthetic.sample.curation import curation_rows, write_curation
 
             path = Path(folder) / "curation.csv"
             write_curation(curation_rows(listings, args.seed), path)

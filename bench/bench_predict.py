@@ -34,9 +34,9 @@ import torch
 from PIL import Image, ImageDraw
 
 from abo_vqa.models import load_vqa_model
-from abo_vqa.models.tiny import build_tiny_blip
 from abo_vqa.models.words import CATALOGUE_QUESTION_WORDS, COMMON_WORDS
 from abo_vqa.predict import answer_rows
+from abo_vqa.synthetic.tiny import build_tiny_blip
 from abo_vqa.vocabulary import all_answer_words
 
 SHIPPED_BASE = Path(__file__).resolve().parents[1] / "models" / "base" / "tiny-blip-vqa"

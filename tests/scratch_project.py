@@ -227,8 +227,8 @@ def save_random_base_model(path: Path, seed: int = 0) -> Path:
 
     Good enough to drive the pipeline (it answers at chance), and built in about a second.
     """
-    from abo_vqa.models.tiny import build_tiny_blip
     from abo_vqa.models.words import CATALOGUE_QUESTION_WORDS, COMMON_WORDS
+    from abo_vqa.synthetic.tiny import build_tiny_blip
     from abo_vqa.vocabulary import all_answer_words
 
     words = dict.fromkeys([*all_answer_words(), *CATALOGUE_QUESTION_WORDS, *COMMON_WORDS])
@@ -270,7 +270,7 @@ def build_scratch_project(
     dvc.yaml keeps only those stages (and no plots or artifacts), and the base model is left out
     unless a kept stage reads it: a small, fast project for tests of the first stages.
     """
-    from abo_vqa.sample import generate_sample
+    from abo_vqa.synthetic.sample import generate_sample
 
     root.mkdir(parents=True)
     for name in _COPIED_FILES:

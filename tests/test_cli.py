@@ -16,8 +16,8 @@ import pytest
 from PIL import Image
 
 from abo_vqa.cli import main
-from abo_vqa.models.tiny import TinyBlipSpec, build_tiny_blip
 from abo_vqa.models.words import CATALOGUE_QUESTION_WORDS
+from abo_vqa.synthetic.tiny import TinyBlipSpec, build_tiny_blip
 from abo_vqa.vocabulary import all_answer_words
 
 REPO = Path(__file__).resolve().parents[1]

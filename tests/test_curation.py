@@ -17,8 +17,8 @@ from abo_vqa.io import read_json
 from abo_vqa.params import FilterMetadataParams
 from abo_vqa.qa.template import grounded_facts
 from abo_vqa.qa.validate import normalize_answer
-from abo_vqa.sample.curation import DEFECTS, curation_rows, main, write_curation
-from abo_vqa.sample.curation_words import OPEN_TOPICS, SUBTYPES
+from abo_vqa.synthetic.sample.curation import DEFECTS, curation_rows, main, write_curation
+from abo_vqa.synthetic.sample.curation_words import OPEN_TOPICS, SUBTYPES
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -22,7 +22,7 @@ from tiny_models import (
 from abo_vqa.models import load_vqa_model
 from abo_vqa.models.base import batched_predict
 from abo_vqa.models.blip import TIED_OUTPUT_HEAD, BlipVQAModel
-from abo_vqa.models.tiny import wordpiece_vocab
+from abo_vqa.synthetic.tiny import wordpiece_vocab
 from abo_vqa.vocabulary import all_answer_words
 
 SHIPPED_BASE = Path(__file__).resolve().parents[1] / "models" / "base" / "tiny-blip-vqa"

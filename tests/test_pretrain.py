@@ -11,8 +11,7 @@ import torch
 from scipy import ndimage
 
 from abo_vqa.models.blip import BlipVQAModel
-from abo_vqa.models.tiny import TinyBlipSpec, build_tiny_blip, build_tokenizer, wordpiece_vocab
-from abo_vqa.pretrain.scenes import (
+from abo_vqa.synthetic.pretrain.scenes import (
     CANVAS,
     COLOR_JITTER,
     COLOR_RGB,
@@ -25,13 +24,14 @@ from abo_vqa.pretrain.scenes import (
     sample_example,
     scene_question,
 )
-from abo_vqa.pretrain.train import (
+from abo_vqa.synthetic.pretrain.train import (
     PretrainConfig,
     base_vocabulary,
     pretrain,
     scene_batch,
     shared_image_loss,
 )
+from abo_vqa.synthetic.tiny import TinyBlipSpec, build_tiny_blip, build_tokenizer, wordpiece_vocab
 from abo_vqa.vocabulary import COLORS
 
 SEEDS = [f"test:{i}" for i in range(200)]
@@ -236,7 +236,7 @@ def test_shared_image_loss_equals_the_models_own_loss(tiny_config):
     ],
 )
 def test_command_line_mistakes_are_one_line_before_any_training(argv, expected, tmp_path, capsys):
-    from abo_vqa.pretrain.__main__ import main
+    from abo_vqa.synthetic.pretrain.__main__ import main
 
     a_file = tmp_path / "notes.txt"
     a_file.write_text("not a model folder")
@@ -245,5 +245,5 @@ def test_command_line_mistakes_are_one_line_before_any_training(argv, expected, 
     err = capsys.readouterr().err
     assert exit_info.value.code == 2
     [line] = err.splitlines()
-    assert line.startswith("python -m abo_vqa.pretrain: error: ")
+    assert line.startswith("python -m abo_vqa.synthetic.pretrain: error: ")
     assert expected.format(file=a_file) in line

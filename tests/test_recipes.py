@@ -31,7 +31,6 @@ from abo_vqa.lora_targets import check_lora_targets
 from abo_vqa.models import load_vqa_model
 from abo_vqa.models.labels import IGNORE_INDEX
 from abo_vqa.models.lora import attach_adapter, bnb_config
-from abo_vqa.models.tiny import TinyBlipSpec, build_tiny_blip
 from abo_vqa.params import LoraParams, Params, QuantizeParams, TrainParams
 from abo_vqa.quantize import load_variant, merge_adapter
 from abo_vqa.recipes import (
@@ -43,6 +42,7 @@ from abo_vqa.recipes import (
     override_args,
     recipe_names,
 )
+from abo_vqa.synthetic.tiny import TinyBlipSpec, build_tiny_blip
 from abo_vqa.train import QADataset, train_lora
 
 REPO = Path(__file__).resolve().parents[1]

@@ -18,11 +18,16 @@ from PIL import Image
 from abo_vqa import abo
 from abo_vqa.params import SELECTED_ATTRIBUTES
 from abo_vqa.qa.template import grounded_facts
-from abo_vqa.sample import generate_sample, plan_sample
-from abo_vqa.sample.__main__ import main as cli_main
-from abo_vqa.sample.plan import AWKWARD_CASES, AWKWARD_RATES, summarize
-from abo_vqa.sample.spec import MATERIALS_BY_TYPE, SHAPED_TYPES
-from abo_vqa.sample.writer import image_bytes, images_table_bytes, readme_text, shard_bytes
+from abo_vqa.synthetic.sample import generate_sample, plan_sample
+from abo_vqa.synthetic.sample.__main__ import main as cli_main
+from abo_vqa.synthetic.sample.plan import AWKWARD_CASES, AWKWARD_RATES, summarize
+from abo_vqa.synthetic.sample.spec import MATERIALS_BY_TYPE, SHAPED_TYPES
+from abo_vqa.synthetic.sample.writer import (
+    image_bytes,
+    images_table_bytes,
+    readme_text,
+    shard_bytes,
+)
 from abo_vqa.vocabulary import COLORS, MATERIALS, PRODUCT_TYPES
 
 COMMITTED = Path(__file__).resolve().parents[1] / "data" / "abo_sample"
@@ -335,7 +340,9 @@ def test_committed_sample_equals_a_fresh_regeneration(tmp_path):
     are compared decompressed; images are compared by pixels (±2 per channel for libjpeg
     differences) on every 8th file, which keeps this test fast.
     """
-    assert COMMITTED.is_dir(), "regenerate with: python -m abo_vqa.sample --out data/abo_sample"
+    assert COMMITTED.is_dir(), (
+        "regenerate with: python -m abo_vqa.synthetic.sample --out data/abo_sample"
+    )
     readme = (COMMITTED / "README.md").read_text(encoding="utf-8")
     match = re.search(r"--seed (\d+) --listings (\d+)", readme)
     assert match, "the README must state the command that generated the sample"
@@ -373,6 +380,6 @@ def test_cli_refuses_a_file_as_the_output_folder_in_one_line(tmp_path, capsys):
         cli_main(["--out", str(target)])
     assert exit_info.value.code == 2
     assert capsys.readouterr().err.splitlines() == [
-        f"python -m abo_vqa.sample: error: --out {target} is a file, not a folder"
+        f"python -m abo_vqa.synthetic.sample: error: --out {target} is a file, not a folder"
     ]
     assert target.read_text() == "mine"

@@ -17,8 +17,8 @@ from PIL import Image
 from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 from transformers import PreTrainedTokenizerFast
 
-from abo_vqa.models.tiny import TinyBlipSpec, build_tiny_blip, build_tokenizer, wordpiece_vocab
 from abo_vqa.models.words import CATALOGUE_QUESTION_WORDS
+from abo_vqa.synthetic.tiny import TinyBlipSpec, build_tiny_blip, build_tokenizer, wordpiece_vocab
 from abo_vqa.vocabulary import all_answer_words
 
 HIDDEN = 64

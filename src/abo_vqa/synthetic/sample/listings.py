@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass
 from typing import Any
 
-from abo_vqa.sample.phrasing import (
+from abo_vqa.synthetic.sample.phrasing import (
     BRANDS,
     CARE_NOTES,
     COLOR_TEXT,
@@ -32,8 +32,8 @@ from abo_vqa.sample.phrasing import (
     SIZES,
     STYLE_TEXT,
 )
-from abo_vqa.sample.render import BASE_RGB
-from abo_vqa.sample.spec import ProductSpec
+from abo_vqa.synthetic.sample.render import BASE_RGB
+from abo_vqa.synthetic.sample.spec import ProductSpec
 
 Record = dict[str, Any]
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw
 
-from abo_vqa.sample.silhouettes import Box
+from abo_vqa.synthetic.sample.silhouettes import Box
 
 SUPERSAMPLE = 2
 """Patterns are drawn at this multiple of the image size, then averaged down (anti-aliasing)."""

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
-from abo_vqa.sample.silhouettes import (
+from abo_vqa.synthetic.sample.silhouettes import (
     BACKGROUND,
     BODY,
     FACE,
@@ -31,8 +31,8 @@ from abo_vqa.sample.silhouettes import (
     draw_product,
     product_aspect,
 )
-from abo_vqa.sample.spec import ProductSpec
-from abo_vqa.sample.surfaces import (
+from abo_vqa.synthetic.sample.spec import ProductSpec
+from abo_vqa.synthetic.sample.surfaces import (
     SUPERSAMPLE,
     downsample,
     material_texture,

@@ -1,4 +1,4 @@
-"""Word lists and question wordings of the synthetic curation (`abo_vqa.sample.curation`).
+"""Word lists and question wordings of the synthetic curation (`abo_vqa.synthetic.sample.curation`).
 
 Each `OpenTopic` is one kind of question a multimodal LLM asks about a product photo when told to
 vary its questions, with the words it answers with, most frequent first (the generator draws them

@@ -22,7 +22,8 @@ on open-vocabulary data offline:
   ``answer_source`` says whether its answer is the image's truth (``image``) or drawn
   (``drawn``). The importer ignores these three columns.
 
-    python -m abo_vqa.sample.curation --listings data/filtered/listings.jsonl --out curation.csv
+    python -m abo_vqa.synthetic.sample.curation \
+        --listings data/filtered/listings.jsonl --out curation.csv
 """
 
 from __future__ import annotations
@@ -38,7 +39,12 @@ from typing import Any
 from abo_vqa.io import read_jsonl
 from abo_vqa.qa.template import GroundedFacts, grounded_facts
 from abo_vqa.qa.validate import normalize_answer, normalize_question
-from abo_vqa.sample.curation_words import OPEN_CHOICES, OPEN_TOPICS, SUBTYPE_WORDINGS, SUBTYPES
+from abo_vqa.synthetic.sample.curation_words import (
+    OPEN_CHOICES,
+    OPEN_TOPICS,
+    SUBTYPE_WORDINGS,
+    SUBTYPES,
+)
 from abo_vqa.vocabulary import COLORS, MATERIALS, PATTERNS, SHAPES, STYLES
 
 CURATION_COLUMNS: tuple[str, ...] = (

@@ -18,9 +18,9 @@ import torch
 from transformers import BlipForQuestionAnswering
 
 from abo_vqa.models.blip import BlipVQAModel, answer_loss_from_image_embeds
-from abo_vqa.models.tiny import TinyBlipSpec, build_tiny_blip
 from abo_vqa.models.words import CATALOGUE_QUESTION_WORDS, COMMON_WORDS
-from abo_vqa.pretrain.scenes import Example, Question, pretraining_words, sample_example
+from abo_vqa.synthetic.pretrain.scenes import Example, Question, pretraining_words, sample_example
+from abo_vqa.synthetic.tiny import TinyBlipSpec, build_tiny_blip
 from abo_vqa.vocabulary import all_answer_words
 
 

@@ -16,7 +16,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from abo_vqa.sample.listings import (
+from abo_vqa.synthetic.sample.listings import (
     MARKETS,
     ListingIds,
     Record,
@@ -26,7 +26,7 @@ from abo_vqa.sample.listings import (
     relisted,
     sparse_english_listing,
 )
-from abo_vqa.sample.spec import ProductSpec, draw_specs
+from abo_vqa.synthetic.sample.spec import ProductSpec, draw_specs
 
 SHARDS: tuple[str, ...] = tuple(f"listings_{c}.json.gz" for c in "0123456789abcdef")
 

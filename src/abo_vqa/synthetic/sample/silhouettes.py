@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from PIL import ImageDraw
 
-from abo_vqa.sample.spec import ProductSpec
+from abo_vqa.synthetic.sample.spec import ProductSpec
 
 # Part codes of the label image. BODY carries the listing's colour and pattern; SHADE is the body
 # in shadow (a table's edge, a pocket); TRIM is legs, bases and soles in the style's colour; FACE is

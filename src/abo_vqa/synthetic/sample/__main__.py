@@ -1,4 +1,5 @@
-"""Command line: `python -m abo_vqa.sample --out data/abo_sample [--seed 0] [--listings 600]`.
+"""Command line:
+`python -m abo_vqa.synthetic.sample --out data/abo_sample [--seed 0] [--listings 600]`.
 
 Writes the sample and prints its summary as JSON.
 """
@@ -9,12 +10,12 @@ import json
 import sys
 from pathlib import Path
 
-from abo_vqa.sample.writer import generate_sample
 from abo_vqa.stage import ArgumentParser
+from abo_vqa.synthetic.sample.writer import generate_sample
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = ArgumentParser(prog="python -m abo_vqa.sample", description=__doc__)
+    parser = ArgumentParser(prog="python -m abo_vqa.synthetic.sample", description=__doc__)
     parser.add_argument("--out", required=True, help="output folder (created or replaced)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--listings", type=int, default=600, help="listing lines to write")

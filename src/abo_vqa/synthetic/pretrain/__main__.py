@@ -1,4 +1,4 @@
-"""Build the offline base model: `python -m abo_vqa.pretrain [--out DIR] [--steps N] ...`.
+"""Build the offline base model: `python -m abo_vqa.synthetic.pretrain [--out DIR] [--steps N] ...`.
 
 Pretrains the tiny BLIP on synthetic scenes and writes it (fp16 safetensors, tokenizer, processor),
 `build_info.json` (the build parameters and figures, no timestamps) and a README into `--out`.
@@ -15,16 +15,16 @@ from pathlib import Path
 import torch
 import transformers
 
-from abo_vqa.pretrain.scenes import BACKGROUNDS, FILLS, SHAPES
-from abo_vqa.pretrain.train import PretrainConfig, pretrain
 from abo_vqa.stage import ArgumentParser
+from abo_vqa.synthetic.pretrain.scenes import BACKGROUNDS, FILLS, SHAPES
+from abo_vqa.synthetic.pretrain.train import PretrainConfig, pretrain
 
 DEFAULT_OUT = Path("models/base/tiny-blip-vqa")
 
 
 def _parse(argv: list[str] | None) -> tuple[Path, PretrainConfig]:
     defaults = PretrainConfig()
-    parser = ArgumentParser(prog="python -m abo_vqa.pretrain", description=__doc__)
+    parser = ArgumentParser(prog="python -m abo_vqa.synthetic.pretrain", description=__doc__)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--steps", type=int, default=defaults.steps)
@@ -54,7 +54,7 @@ def _parse(argv: list[str] | None) -> tuple[Path, PretrainConfig]:
 def command_line(out: Path, config: PretrainConfig) -> str:
     """The command that rebuilds exactly this model."""
     return (
-        f"nice -n 10 python -m abo_vqa.pretrain --out {out} --seed {config.seed} "
+        f"nice -n 10 python -m abo_vqa.synthetic.pretrain --out {out} --seed {config.seed} "
         f"--steps {config.steps} --scenes-per-step {config.scenes_per_step} "
         f"--questions-per-scene {config.questions_per_scene} "
         f"--learning-rate {config.learning_rate} --echo-rate {config.echo_rate} "
@@ -107,8 +107,8 @@ good VQA model; it exists so that LoRA on the embedded catalogue sample has some
 Load it with `abo_vqa.models.load_vqa_model("models/base/tiny-blip-vqa")`.
 
 ## How it was built
-Pretrained from scratch (full fine-tuning) on CPU by `src/abo_vqa/pretrain/`, on synthetic scenes
-the project renders: geometric objects ({", ".join(SHAPES)}) in the catalogue's colour names,
+Pretrained from scratch (full fine-tuning) on CPU by `abo_vqa/synthetic/pretrain/`, on synthetic
+scenes the project renders: geometric objects ({", ".join(SHAPES)}) in the catalogue's colour names,
 plain or with a surface pattern ({", ".join(FILLS[1:])}) in a shade of their colour, some with a
 dark outline, on {", ".join(BACKGROUNDS)} backgrounds (half the plain ones light). Questions ask the
 colour of the main, named, biggest or smallest object or of the background, the kind of

@@ -1,9 +1,9 @@
 """A tiny BLIP for question answering, built from configs (no download).
 
-Two uses: tests build random tiny models with it, and `abo_vqa.pretrain` builds the offline base
-model with it before pretraining. The tokenizer is a BERT WordPiece over a small vocabulary of whole
-words plus single characters, so every answer word is one token and any other word still tokenizes
-without [UNK].
+Two uses: tests build random tiny models with it, and `abo_vqa.synthetic.pretrain` builds the
+offline base model with it before pretraining. The tokenizer is a BERT WordPiece over a small
+vocabulary of whole words plus single characters, so every answer word is one token and any other
+word still tokenizes without [UNK].
 """
 
 from __future__ import annotations

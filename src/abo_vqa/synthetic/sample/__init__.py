@@ -5,7 +5,7 @@ Used as the pipeline's default input so that `dvc repro` works with no network. 
 (the product photo), `plan` (every line and row, awkward cases included), `writer` (the folder).
 """
 
-from abo_vqa.sample.plan import SamplePlan, plan_sample, summarize
-from abo_vqa.sample.writer import generate_sample, write_sample
+from abo_vqa.synthetic.sample.plan import SamplePlan, plan_sample, summarize
+from abo_vqa.synthetic.sample.writer import generate_sample, write_sample
 
 __all__ = ["SamplePlan", "generate_sample", "plan_sample", "summarize", "write_sample"]
