@@ -156,5 +156,8 @@ def test_the_cli_and_the_stage_print_the_same_estimate_first(tmp_path, capsys):
 def test_the_cli_names_a_missing_listings_file(tmp_path, capsys):
     _, params_path = _project(tmp_path, "http://127.0.0.1:9/v1")
     missing = tmp_path / "nope.jsonl"
-    assert cli_main(["estimate", "--params", str(params_path), "--listings", str(missing)]) == 2
-    assert "nope.jsonl" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(["estimate", "--params", str(params_path), "--listings", str(missing)])
+    assert exit_info.value.code == 2
+    [line] = capsys.readouterr().err.splitlines()
+    assert "nope.jsonl" in line and "dvc repro filter_metadata" in line

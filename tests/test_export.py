@@ -82,10 +82,11 @@ def test_the_dataset_folder_loads_with_datasets_and_its_card_says_what_it_is(tmp
 def test_export_dataset_names_a_missing_split(tmp_path, capsys):
     params = write_project(tmp_path)
     (tmp_path / "split" / "val.csv").unlink()
-    code = cli_main(["export", "dataset", str(tmp_path / "out"), "--params", str(params),
-                     "--splits", str(tmp_path / "split"), "--qa-metrics",
-                     str(tmp_path / "qa.json")])  # fmt: skip
-    assert code == 2 and "val.csv: missing" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(["export", "dataset", str(tmp_path / "out"), "--params", str(params),
+                  "--splits", str(tmp_path / "split"), "--qa-metrics",
+                  str(tmp_path / "qa.json")])  # fmt: skip
+    assert exit_info.value.code == 2 and "val.csv: missing" in capsys.readouterr().err
 
 
 FINAL_EVAL = {m: {"exact_match": {"mean": 0.5, "ci_low": 0.25, "ci_high": 0.75}, "n": 4}
@@ -158,6 +159,7 @@ def test_the_exported_merged_model_loads_with_from_pretrained(trained):
 
 def test_export_model_names_a_missing_model(tmp_path, capsys):
     params = write_project(tmp_path)
-    code = cli_main(["export", "model", str(tmp_path / "out"), "--params", str(params),
-                     "--source", str(tmp_path / "nothing")])  # fmt: skip
-    assert code == 2 and "nothing: no model here" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(["export", "model", str(tmp_path / "out"), "--params", str(params),
+                  "--source", str(tmp_path / "nothing")])  # fmt: skip
+    assert exit_info.value.code == 2 and "nothing: no model here" in capsys.readouterr().err

@@ -15,6 +15,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from abo_vqa.abo import images_dir
 from abo_vqa.io import InputError
 from abo_vqa.stage import ArgumentParser, report_input_errors
 
@@ -166,20 +167,17 @@ def cmd_check_params(args: argparse.Namespace) -> int:
 
 
 def cmd_estimate(args: argparse.Namespace) -> int:
-    from abo_vqa.config import ParamsError
-    from abo_vqa.io import InputError, read_jsonl
+    from abo_vqa.io import read_jsonl
     from abo_vqa.params import load_params
     from abo_vqa.qa.estimate import estimate_run, format_estimate
-    from abo_vqa.qa.gemini.errors import GeminiError
 
-    try:
-        params = load_params(args.params)
-        listings = list(read_jsonl(args.listings))
-        images_root = Path(params.data.abo_root) / "images" / "small"
-        estimate = estimate_run(params.generate_qa, listings, images_root)
-    except (ParamsError, InputError, GeminiError, OSError) as error:
-        print(f"estimate: error: {error}", file=sys.stderr)
-        return 2
+    params = load_params(args.params)
+    if not Path(args.listings).is_file():
+        raise InputError(
+            f"--listings '{args.listings}' does not exist: `dvc repro filter_metadata` writes it"
+        )
+    listings = list(read_jsonl(args.listings))
+    estimate = estimate_run(params.generate_qa, listings, images_dir(params.data.abo_root))
     if estimate is None:
         print(f"provider {params.generate_qa.provider!r} sends no requests: nothing to pay")
     else:
@@ -202,8 +200,6 @@ def _curator(params) -> tuple[str, str]:
 def cmd_export(args: argparse.Namespace) -> int:
     import json
 
-    from abo_vqa.config import ParamsError
-    from abo_vqa.io import InputError
     from abo_vqa.params import load_params
 
     def read_json(path: str) -> dict:
@@ -212,46 +208,42 @@ def cmd_export(args: argparse.Namespace) -> int:
         except (OSError, json.JSONDecodeError) as error:
             raise InputError(f"{path}: cannot read metrics ({error})") from None
 
-    try:
-        params = load_params(args.params)
-        if args.what == "dataset":
-            from abo_vqa.export import export_dataset, read_splits
+    params = load_params(args.params)
+    if args.what == "dataset":
+        from abo_vqa.export import export_dataset, read_splits
 
-            provider, model = _curator(params)
-            counts = export_dataset(
-                Path(args.out),
-                read_splits(Path(args.splits)),
-                Path(params.data.abo_root) / "images" / "small",
-                provider=provider,
-                model=model,
-                verification=read_json(args.qa_metrics).get("verification"),
-                source=params.data.abo_root,
-            )
-            print(f"{args.out}: " + ", ".join(f"{n} {k}" for k, n in counts.items()) + " pairs")
-        else:
-            from abo_vqa.export import (
-                MODEL_VARIANTS,
-                check_model_folder,
-                export_model,
-                model_card,
-            )
+        provider, model = _curator(params)
+        counts = export_dataset(
+            Path(args.out),
+            read_splits(Path(args.splits)),
+            images_dir(params.data.abo_root),
+            provider=provider,
+            model=model,
+            verification=read_json(args.qa_metrics).get("verification"),
+            source=params.data.abo_root,
+        )
+        print(f"{args.out}: " + ", ".join(f"{n} {k}" for k, n in counts.items()) + " pairs")
+    else:
+        from abo_vqa.export import (
+            MODEL_VARIANTS,
+            check_model_folder,
+            export_model,
+            model_card,
+        )
 
-            source = Path(args.source or MODEL_VARIANTS[args.variant])
-            check_model_folder(source)  # before the metrics: the likelier thing to be missing
-            card = model_card(
-                variant=args.variant,
-                family=params.model.family,
-                base_model=params.model.base,
-                lora={k: getattr(params.lora, k) for k in ("r", "alpha", "dropout",
-                                                           "target_modules", "bias")},
-                final_eval=read_json(args.final_eval),
-                quantize=read_json(args.quantize_metrics),
-            )  # fmt: skip
-            files = export_model(source, Path(args.out), card)
-            print(f"{args.out}: {args.variant} ({len(files)} files) + README.md model card")
-    except (ParamsError, InputError) as error:
-        print(f"export: error: {error}", file=sys.stderr)
-        return 2
+        source = Path(args.source or MODEL_VARIANTS[args.variant])
+        check_model_folder(source)  # before the metrics: the likelier thing to be missing
+        card = model_card(
+            variant=args.variant,
+            family=params.model.family,
+            base_model=params.model.base,
+            lora={k: getattr(params.lora, k) for k in ("r", "alpha", "dropout",
+                                                       "target_modules", "bias")},
+            final_eval=read_json(args.final_eval),
+            quantize=read_json(args.quantize_metrics),
+        )  # fmt: skip
+        files = export_model(source, Path(args.out), card)
+        print(f"{args.out}: {args.variant} ({len(files)} files) + README.md model card")
     return 0
 
 
@@ -259,7 +251,7 @@ def cmd_recipe(args: argparse.Namespace) -> int:
     import shlex
     import subprocess
 
-    from abo_vqa.config import ParamsError, load_yaml
+    from abo_vqa.config import load_yaml
     from abo_vqa.recipes import default_recipes_dir, load_recipe, override_args, recipe_names
 
     folder = Path(args.dir) if args.dir else default_recipes_dir()
@@ -272,9 +264,8 @@ def cmd_recipe(args: argparse.Namespace) -> int:
             return 0
         recipe = load_recipe(folder, args.name, args.variant)
         overrides = override_args(recipe, load_yaml(args.params))
-    except (ParamsError, OSError) as error:
-        print(f"abo-vqa recipe: error: {error}", file=sys.stderr)
-        return 2
+    except OSError as error:  # ParamsError, the likelier one, is reported by `main`
+        raise InputError(f"{folder}: {error}") from None
     if not args.execute:
         print(" ".join(overrides))
         return 0
