@@ -46,7 +46,7 @@ QA = "data/qa/qa.csv"
 GEMINI = ("-S", "generate_qa.provider=gemini")
 STAGE_CMD = [
     "python", "stages/generate_qa.py", "--listings", "data/filtered/listings.jsonl",
-    "--out", QA, "--metrics", "metrics/generate_qa.json",
+    "--out", QA, "--rejected", "data/qa/rejected.csv", "--metrics", "metrics/generate_qa.json",
 ]  # fmt: skip
 
 
