@@ -24,6 +24,7 @@ import torch
 from peft import PeftModel
 from PIL import Image
 
+from abo_vqa.models.vocab import adopt_vocabulary, tie_new_token_rows
 from abo_vqa.params import QuantizeParams
 
 log = logging.getLogger(__name__)
@@ -32,8 +33,13 @@ DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch
 
 
 def attach_adapter(vqa_model: Any, adapter_dir: Path) -> Any:
-    """Load a saved LoRA adapter onto `vqa_model.model` in place; returns the same VQAModel."""
+    """Load a saved LoRA adapter onto `vqa_model.model` in place; returns the same VQAModel.
+
+    An adapter trained with added answer words carries its tokenizer: the base grows to it
+    first (abo_vqa.models.vocab), so the adapter's new token rows fit."""
+    adopt_vocabulary(vqa_model, adapter_dir)
     vqa_model.model = PeftModel.from_pretrained(vqa_model.model, str(adapter_dir))
+    tie_new_token_rows(vqa_model)
     vqa_model.model.eval()
     return vqa_model
 
