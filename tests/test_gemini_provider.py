@@ -141,6 +141,7 @@ def test_extra_questions_beyond_the_requested_number_are_cut(images, tmp_path, k
         run = run_provider(fake, images, tmp_path, listings, questions_per_image=2)
     assert len(run.pairs_by_image[listings[0]["image_id"]]) == 2
     assert run.rejected == Counter({"extra_questions": 2})
+    assert [p.question for p in run.rejected_pairs] == ["Q1?", "Q2?"]  # listed in rejected.csv
 
 
 def test_a_per_minute_429_cools_the_key_and_retries_on_another(images, tmp_path, keys):

@@ -35,9 +35,25 @@ def test_a_skipped_metric_is_never_shown_as_a_number():
 def test_per_type_table():
     by_type = {"color": {"n": 4, "exact_match": 0.5}, "count": {"n": 6, "exact_match": 1.0}}
     text = comparison_markdown({"base": summary(0.8, 0.8, by_type)}, order=("base",))
-    assert "| model | color | count |" in text
-    assert "| base | 50.0 | 100.0 |" in text
-    assert "Questions per type: color 4, count 6." in text
+    assert "| question type | n | base |" in text
+    assert "| count | 6 | 100.0 |\n| color | 4 | 50.0 |" in text  # most questions first
+
+
+def test_the_per_type_table_shows_every_type_of_open_data_with_its_count():
+    """Open question types: other, choice, labels of an import; nothing assumes eight types."""
+    kinds = ["other", "choice", "text", "texture", "size", "animal", "color", "product_type",
+             "material", "pattern", "shape", "style", "count", "yes_no"]  # fmt: skip
+    by_type = {t: {"n": 20 + i, "exact_match": i / 20} for i, t in enumerate(kinds)}
+    missing = {t: v for t, v in by_type.items() if t != "animal"}
+    summaries = {"prior": summary(0.2, by_type=missing), "finetuned": summary(0.5, by_type=by_type)}
+    text = comparison_markdown(summaries, order=("prior", "finetuned"))
+    table = text.split("## Exact match per question type")[1]
+    rows = [line for line in table.splitlines() if line.startswith("| ") and "---" not in line]
+    assert rows[0] == "| question type | n | prior | finetuned |"
+    assert [row.split(" | ")[0][2:] for row in rows[1:]] == kinds[::-1]
+    assert "| other | 20 | 0.0 | 0.0 |" in rows
+    assert "| choice | 21 | 5.0 | 5.0 |" in rows
+    assert "| animal | 25 | – | 25.0 |" in rows  # a type one model was not scored on
 
 
 # --- quantization trade-off -----------------------------------------------------------------------

@@ -12,6 +12,7 @@ from html.parser import HTMLParser
 
 from PIL import Image
 
+from abo_vqa.final_eval import build_reports
 from abo_vqa.report import (
     OTHER_ANSWER,
     confusion_table,
@@ -169,6 +170,24 @@ def test_per_type_bars_for_every_model_with_their_values():
     assert "fine-tuned · color (n=6): 87.5%" in bars
     assert "base (zero-shot) · count (n=4): 0.0%" in bars
     assert len(bars) == 3 * 2
+
+
+def test_every_open_question_type_is_charted_and_tabled_with_its_count():
+    kinds = {"other": 9, "choice": 7, "text": 5, "texture": 3, "yes_no": 2, "animal": 1}
+    by_type = {t: {"n": n, "exact_match": n / 10} for t, n in kinds.items()}
+    halved = {t: {"n": v["n"], "exact_match": v["exact_match"] / 2} for t, v in by_type.items()}
+    summaries = {
+        "prior": summary(0.2, 0.1, 0.3, by_type),
+        "finetuned": summary(0.5, 0.4, 0.6, halved),
+    }
+    html = evaluation_html(summaries, order=ORDER, examples=[], thumbnails={})
+    per_type = html.split("<h2>Exact match per question type</h2>")[1]
+    groups = re.findall(r'<text class="group"[^>]*>([^<]*)</text>', per_type)
+    assert groups == [f"{t} (n={n})" for t, n in kinds.items()]  # most questions first
+    table = html.split('class="metrics by-type"')[1].split("</table>")[0]
+    rows = re.findall(r"<tr><th>([^<]*)</th><td>(\d+)</td>(.*?)</tr>", table)
+    assert [(t, int(n)) for t, n, _ in rows] == list(kinds.items())
+    assert rows[0][2] == '<td class="best">0.900</td><td>0.450</td>'
 
 
 def test_sample_answers_show_reference_fine_tuned_and_base_answers():
@@ -353,3 +372,42 @@ def test_only_the_latency_and_peak_memory_cells_are_marked_as_run_dependent():
 def test_no_trade_off_section_without_the_quantize_metrics():
     assert "Quantization trade-off" not in page()
     assert "<h2>Quantization trade-off</h2>" in page(quantization=QUANTIZE)
+
+
+def test_final_eval_builds_all_three_reports_from_one_call():
+    """The final_eval stage only writes what `build_reports` returns: the same per-type view in
+    markdown, HTML and plot files, open types (choice, other) included."""
+    choice = [
+        prediction("img-f", "choice", "soft", "soft"),
+        prediction("img-g", "other", "owl", "x"),
+    ]
+    finetuned = FINETUNED + choice
+    summaries = {
+        name: {
+            **value,
+            "by_type": {
+                **value["by_type"],
+                "choice": {"n": 1, "exact_match": 1.0},
+                "other": {"n": 1, "exact_match": 0.0},
+            },
+        }
+        for name, value in SUMMARIES.items()
+    }
+    image = Image.new("RGB", (64, 48), (20, 90, 200))
+    reports = build_reports(
+        summaries,
+        finetuned_predictions=finetuned,
+        base_predictions=[{**row, "prediction": "black", "correct": "0"} for row in finetuned],
+        images={row["image_id"]: image for row in finetuned},
+        quantization=QUANTIZE,
+        context={"test questions": "7"},
+        postprocess="first_word",
+    )
+    assert "| choice | 1 | 100.0 | 100.0 | 100.0 |" in reports.markdown
+    assert "| other | 1 | 0.0 | 0.0 | 0.0 |" in reports.markdown
+    assert "## Quantization trade-off" in reports.markdown
+    assert "choice (n=1)" in reports.html and "other (n=1)" in reports.html
+    assert reports.html.count("data:image/") >= 4  # thumbnails of the sample answers
+    by_type = reports.plots["exact_match_by_type/finetuned.csv"].rows
+    assert [row["question_type"] for row in by_type] == ["color", "count", "choice", "other"]
+    assert {"exact_match.csv", "confusion.csv"} <= set(reports.plots)

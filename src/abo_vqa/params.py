@@ -232,6 +232,12 @@ class GenerateQAParams:
     seed: int = 42
     questions_per_image: int = 5
     question_types: tuple[str, ...] = QUESTION_TYPES
+    """The types providers that write questions (template, gemini) are asked for. Pairs of any
+    other type that a provider or import brings are kept (their own label, or the type their
+    wording suggests, or `other`) unless `drop_unrequested_types` is set."""
+    drop_unrequested_types: bool = False
+    """Drop the pairs whose type is not in `question_types` (reason `type_not_requested`, listed
+    in data/qa/rejected.csv). Off by default: an import keeps every good question."""
     cache_dir: str = "data/qa_cache"
     """Per-image provider responses, kept across runs so that nothing is ever paid for twice."""
     gemini: GeminiParams = field(default_factory=GeminiParams)

@@ -28,6 +28,23 @@ def _cell(summary: Mapping[str, Any], metric: str) -> str:
     return "skipped" if skipped else "–"
 
 
+def question_type_counts(
+    summaries: Mapping[str, Mapping[str, Any]], names: Sequence[str]
+) -> list[tuple[str, int]]:
+    """Every question type any of the named models was scored on, with its number of questions,
+    most questions first (then by name). Types are whatever the data holds (open vocabulary)."""
+    counts: dict[str, int] = {}
+    for name in names:
+        for question_type, scores in summaries[name].get("by_type", {}).items():
+            counts[question_type] = max(counts.get(question_type, 0), int(scores.get("n", 0)))
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+
+
+def _type_cell(summary: Mapping[str, Any], question_type: str) -> str:
+    scores = summary.get("by_type", {}).get(question_type, {})
+    return f"{100 * scores['exact_match']:.1f}" if "exact_match" in scores else "–"
+
+
 def comparison_markdown(
     summaries: Mapping[str, Mapping[str, Any]],
     *,
@@ -51,24 +68,20 @@ def comparison_markdown(
         cells = " | ".join(_cell(summary, m) for m in metrics)
         lines.append(f"| {name} | {summary.get('n', '')} | {cells} |")
 
-    types = sorted({t for name in names for t in summaries[name].get("by_type", {})})
+    types = question_type_counts(summaries, names)
     if types:
-        lines += ["", "## Exact match per question type", ""]
-        lines.append("| model | " + " | ".join(types) + " |")
-        lines.append("|---|" + "---:|" * len(types))
-        for name in names:
-            by_type = summaries[name].get("by_type", {})
-            cells = " | ".join(
-                f"{100 * by_type[t]['exact_match']:.1f}" if t in by_type else "–" for t in types
-            )
-            lines.append(f"| {name} | {cells} |")
-        counts = summaries[names[0]].get("by_type", {})
         lines += [
             "",
-            "Questions per type: "
-            + ", ".join(f"{t} {counts[t]['n']}" for t in types if t in counts)
-            + ".",
+            "## Exact match per question type",
+            "",
+            "Every question type of the test split, most questions first; n: its questions.",
+            "",
+            "| question type | n | " + " | ".join(names) + " |",
+            "|---|---:|" + "---:|" * len(names),
         ]
+        for question_type, count in types:
+            cells = " | ".join(_type_cell(summaries[name], question_type) for name in names)
+            lines.append(f"| {question_type} | {count} | {cells} |")
     if quantization is not None:
         lines += ["", quantization_markdown(quantization).rstrip("\n")]
     return "\n".join(lines) + "\n"
@@ -223,11 +236,11 @@ def exact_match_table(
 
 
 def exact_match_by_type_table(summary: Mapping[str, Any]) -> PlotTable:
-    """One model's exact match per question type (types sorted by name)."""
+    """One model's exact match per question type (most questions first, as in the reports)."""
     by_type = summary.get("by_type", {})
     rows = tuple(
         {"question_type": t, "exact_match": by_type[t]["exact_match"], "n": by_type[t]["n"]}
-        for t in sorted(by_type)
+        for t, _ in question_type_counts({"model": summary}, ["model"])
         if "exact_match" in by_type[t]
     )
     return PlotTable(("question_type", "exact_match", "n"), rows)

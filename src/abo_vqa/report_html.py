@@ -27,6 +27,7 @@ from abo_vqa.report import (
     Example,
     quantization_caption,
     quantization_rows,
+    question_type_counts,
 )
 
 MODEL_LABELS: dict[str, str] = {
@@ -268,17 +269,13 @@ def overall_chart_html(summaries: Mapping[str, Mapping[str, Any]], names: Sequen
 
 
 def by_type_chart_html(summaries: Mapping[str, Mapping[str, Any]], names: Sequence[str]) -> str:
-    """Exact match per question type, one bar per model in each type's group."""
-    types = sorted({t for name in names for t in summaries[name].get("by_type", {})})
+    """Exact match per question type (every type scored, most questions first), one bar per
+    model in each type's group."""
+    types = question_type_counts(summaries, names)
     if not types:
         return "<p>No per-type scores (the summaries carry no question types).</p>"
     groups = []
-    for question_type in types:
-        count = next(
-            summaries[name]["by_type"][question_type]["n"]
-            for name in names
-            if question_type in summaries[name].get("by_type", {})
-        )
+    for question_type, count in types:
         bars = tuple(
             Bar(model_label(name), by_type[question_type]["exact_match"], model_color(name, i))
             for i, name in enumerate(names)
@@ -287,6 +284,33 @@ def by_type_chart_html(summaries: Mapping[str, Mapping[str, Any]], names: Sequen
         )
         groups.append(BarGroup(f"{question_type} (n={count})", bars))
     return _legend(names) + bar_chart_svg(groups, title="Exact match per question type")
+
+
+def _type_cell(scores: Mapping[str, Any], best: float | None) -> str:
+    if "exact_match" not in scores:
+        return '<td class="absent">–</td>'
+    css = ' class="best"' if scores["exact_match"] == best else ""
+    return f"<td{css}>{_number(scores['exact_match'])}</td>"
+
+
+def by_type_table_html(summaries: Mapping[str, Mapping[str, Any]], names: Sequence[str]) -> str:
+    """Exact match per question type as a table: a row per type with its question count, a
+    column per model, the best model of each type in bold."""
+    types = question_type_counts(summaries, names)
+    if not types:
+        return ""
+    head = "".join(f"<th>{escape(model_label(name))}</th>" for name in names)
+    rows = []
+    for question_type, count in types:
+        scores = [summaries[name].get("by_type", {}).get(question_type, {}) for name in names]
+        values = [s["exact_match"] for s in scores if "exact_match" in s]
+        best = max(values) if len(values) > 1 else None
+        cells = "".join(_type_cell(s, best) for s in scores)
+        rows.append(f"<tr><th>{escape(question_type)}</th><td>{count}</td>{cells}</tr>")
+    return (
+        f'<table class="metrics by-type"><thead><tr><th>question type</th><th>n</th>{head}'
+        f"</tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
 def quantization_table_html(quantize_metrics: Mapping[str, Any]) -> str:
@@ -449,7 +473,10 @@ def evaluation_html(
         "<h2>Exact match</h2>",
         overall_chart_html(summaries, names),
         "<h2>Exact match per question type</h2>",
+        '<p class="lead">Every question type of the test split, most questions first; n: its '
+        "questions.</p>",
         by_type_chart_html(summaries, names),
+        by_type_table_html(summaries, names),
         quantization_html,
         "<h2>Sample answers of the fine-tuned model</h2>",
         '<p class="lead">Per question type, the first correct (green) and the first wrong '

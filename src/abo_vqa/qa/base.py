@@ -4,7 +4,8 @@ A provider turns filtered listings (rows of `data/filtered/listings.jsonl`) into
 pairs, one image at a time. Providers that pay per call (Gemini) keep each image's raw response in
 a persistent cache as it arrives, so an interrupted run resumes where it stopped; the stage's
 output is then a pure function of that cache and the params. Every provider's candidates go through
-the same validation (`abo_vqa.qa.validate`), which counts each rejection by reason.
+the same validation (`abo_vqa.qa.validate`). Every dropped pair, whoever drops it, is recorded as a
+`RejectedPair` (its reason and original text) and ends up in `data/qa/rejected.csv`.
 """
 
 from __future__ import annotations
@@ -33,6 +34,80 @@ class QAPair:
     question: str
     answer: str
     question_type: str
+    source: str = field(default="", compare=False)
+    """Where the pair came from, for an audit ("curation.csv:17"); empty when obvious."""
+
+
+REJECTED_COLUMNS: tuple[str, ...] = (
+    "reason",
+    "detail",
+    "image_id",
+    "image",
+    "question",
+    "answer",
+    "question_type",
+    "provider",
+    "source",
+)
+"""Columns of data/qa/rejected.csv."""
+
+
+@dataclass(frozen=True)
+class RejectedPair:
+    """One dropped question/answer pair: why, and its text exactly as it arrived.
+
+    Any step that drops a pair records one of these (`ProviderRun.reject`, or a list passed on to
+    `abo_vqa.qa.dataset.build_qa_table`), so a user can audit what was lost.
+    """
+
+    reason: str
+    """A short snake_case reason, the key of the per-reason counts ("multi_word_answer")."""
+    question: str = ""
+    answer: str = ""
+    question_type: str = ""
+    image_id: str = ""
+    """The listing's image id, when the pair could be joined to one."""
+    image: str = ""
+    """The image as the input named it (a CSV cell, an image path)."""
+    provider: str = ""
+    source: str = ""
+    """Where the pair came from ("curation.csv:17" for a CSV line)."""
+    detail: str = ""
+    """Anything else that explains the reason ("2 cells, expected at least 3")."""
+
+    @classmethod
+    def from_pair(
+        cls, reason: str, pair: QAPair, *, image_id: str = "", image: str = "", **extra: str
+    ) -> RejectedPair:
+        """The record of a dropped candidate pair of one image."""
+        return cls(
+            reason,
+            pair.question,
+            pair.answer,
+            pair.question_type,
+            image_id=image_id,
+            image=image,
+            source=pair.source,
+            **extra,
+        )
+
+    @classmethod
+    def from_row(cls, reason: str, row: Mapping[str, str], *, detail: str = "") -> RejectedPair:
+        """The record of a QA table row (QA_COLUMNS) dropped after validation."""
+        return cls(
+            reason,
+            row.get("question", ""),
+            row.get("answer", ""),
+            row.get("question_type", ""),
+            image_id=row.get("image_id", ""),
+            image=row.get("image_path", ""),
+            provider=row.get("provider", ""),
+            detail=detail,
+        )
+
+    def as_row(self) -> dict[str, str]:
+        """The record as a row of rejected.csv (REJECTED_COLUMNS)."""
+        return {column: getattr(self, column) for column in REJECTED_COLUMNS}
 
 
 @dataclass
@@ -48,6 +123,13 @@ class ProviderRun:
     pairs_by_image: dict[str, list[QAPair]] = field(default_factory=dict)
     rejected: Counter[str] = field(default_factory=Counter)
     stats: dict[str, Any] = field(default_factory=dict)
+    rejected_pairs: list[RejectedPair] = field(default_factory=list)
+    """The pairs behind `rejected`'s counts, where the provider had pairs to show."""
+
+    def reject(self, rejection: RejectedPair) -> None:
+        """Drop a pair: count it under its reason and keep its record for rejected.csv."""
+        self.rejected[rejection.reason] += 1
+        self.rejected_pairs.append(rejection)
 
 
 class QAProvider(Protocol):

@@ -7,10 +7,11 @@ the question's wording by `validate_pairs`). Rows join to the filtered listings 
 file name, ABO image id or path (`image_key`); a path joins on its trailing components, so
 absolute paths from another machine ("/kaggle/input/.../small/14/14fe8812.jpg") still match.
 
-Like every provider's, the pairs then go through `validate_pairs`. This provider itself counts:
-``image_not_in_listings`` (a row whose image is not among the filtered listings) and
-``bad_row`` (a row with an empty image, question or answer cell, or too few cells; each is
-logged with its CSV line).
+Like every provider's, the pairs then go through `validate_pairs`, which also drops rows with an
+empty question or answer (``empty_question``, ``empty_answer``). This provider itself drops:
+``image_not_in_listings`` (a row whose image is not among the filtered listings) and ``bad_row``
+(a row with an empty image cell or too few cells; each is logged with its CSV line). Every dropped
+row keeps its cells and its line (``qa.csv:17``) in data/qa/rejected.csv.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from abo_vqa.params import CsvImportParams, GenerateQAParams
-from abo_vqa.qa.base import ProviderRun, QAPair
+from abo_vqa.qa.base import ProviderRun, QAPair, RejectedPair
 
 log = logging.getLogger(__name__)
 
@@ -91,19 +92,35 @@ def read_qa_csv(path: Path, params: CsvImportParams, index: ListingIndex, run: P
                 f"{path}:1: missing column(s) {missing} (generate_qa.csv.columns); found {header}"
             )
         positions = {field: header.index(column) for field, column in columns.items()}
+        line = reader.line_num
         for row in reader:
+            # A record that spans lines is named by its first line, as an editor shows it.
+            first_line, line = line + 1, reader.line_num
             if not any(cell.strip() for cell in row):
                 continue
+            source = f"{path}:{first_line}"
+            raw = {f: row[p] if p < len(row) else "" for f, p in positions.items()}
             listing, reason, detail = _match_row(row, positions, index)
             if listing is None:
-                run.rejected[reason] += 1
+                run.reject(
+                    RejectedPair(
+                        reason,
+                        raw["question"],
+                        raw["answer"],
+                        raw.get("question_type", ""),
+                        image=raw["image"],
+                        provider="csv",
+                        source=source,
+                        detail=detail,
+                    )
+                )
                 problems += 1
                 if problems <= _MAX_LOGGED_PROBLEMS:
-                    log.warning("%s:%d: %s (%s)", path, reader.line_num, reason, detail)
+                    log.warning("%s: %s (%s)", source, reason, detail)
                 continue
-            cell = {field: row[position].strip() for field, position in positions.items()}
+            cell = {field: value.strip() for field, value in raw.items()}
             run.pairs_by_image.setdefault(listing["image_id"], []).append(
-                QAPair(cell["question"], cell["answer"], cell.get("question_type", ""))
+                QAPair(cell["question"], cell["answer"], cell.get("question_type", ""), source)
             )
             run.stats["rows_imported"] = run.stats.get("rows_imported", 0) + 1
     if problems > _MAX_LOGGED_PROBLEMS:
@@ -119,9 +136,9 @@ def _match_row(
     needed = max(positions.values()) + 1
     if len(row) < needed:
         return None, "bad_row", f"{len(row)} cells, expected at least {needed}"
-    empty = [f for f in ("image", "question", "answer") if not row[positions[f]].strip()]
-    if empty:
-        return None, "bad_row", f"empty {', '.join(empty)}"
+    # An empty question or answer is validation's to count (empty_question, empty_answer).
+    if not row[positions["image"]].strip():
+        return None, "bad_row", "empty image"
     listing = index.find(row[positions["image"]])
     if listing is None:
         return None, "image_not_in_listings", row[positions["image"]].strip()
@@ -149,7 +166,9 @@ class CsvImportProvider:
             ListingIndex(listings, self.params.image_key),
             found,
         )
-        result = ProviderRun(rejected=found.rejected, stats=found.stats)
+        result = ProviderRun(
+            rejected=found.rejected, stats=found.stats, rejected_pairs=found.rejected_pairs
+        )
         for listing in listings:
             pairs = found.pairs_by_image.get(listing["image_id"])
             if pairs is not None and listing["image_id"] not in result.pairs_by_image:

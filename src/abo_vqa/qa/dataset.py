@@ -1,36 +1,62 @@
-"""From provider output to the QA table: validation, row layout and the stage's counts."""
+"""From provider output to the QA table: validation, row layout, dropped pairs and counts."""
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from abo_vqa.qa.base import ProviderRun
-from abo_vqa.qa.validate import validate_pairs
+from abo_vqa.qa.base import ProviderRun, RejectedPair
+from abo_vqa.qa.validate import sort_pairs
 
 
-def build_qa_rows(
+@dataclass(frozen=True)
+class QATable:
+    """The stage's result: the kept rows (QA_COLUMNS), every dropped pair, and the metrics."""
+
+    rows: list[dict[str, str]]
+    rejected: list[RejectedPair]
+    metrics: dict[str, Any]
+
+
+def build_qa_table(
     listings: Sequence[Mapping[str, Any]],
     run: ProviderRun,
     *,
     provider: str,
     question_types: Sequence[str],
-) -> tuple[list[dict[str, str]], dict[str, Any]]:
+    drop_unrequested_types: bool = False,
+) -> QATable:
     """Validate every image's candidate pairs and lay them out as QA rows (QA_COLUMNS).
 
     Rows follow the listings' order, then each image's pair order, so the table is a pure function
-    of the listings and the provider's (cached) responses. Returns the rows and the metrics dict.
+    of the listings and the provider's (cached) responses. Every type a provider brings is kept;
+    `question_types` only says what providers were asked for, unless `drop_unrequested_types`
+    drops the others (reason ``type_not_requested``). The dropped pairs are the provider's own
+    (`run.rejected_pairs`) followed by validation's, in the listings' order.
     """
     rows: list[dict[str, str]] = []
-    rejected: Counter[str] = Counter(run.rejected)
+    rejected: list[RejectedPair] = list(run.rejected_pairs)
+    counts: Counter[str] = Counter(run.rejected)
+    allowed = question_types if drop_unrequested_types else None
     candidates = 0
     images_with_qa = 0
     for listing in listings:
         pairs = run.pairs_by_image.get(listing["image_id"], [])
         candidates += len(pairs)
-        accepted, reasons = validate_pairs(pairs, question_types)
-        rejected.update(reasons)
+        accepted, dropped = sort_pairs(pairs, allowed)
+        for pair, reason in dropped:
+            rejected.append(
+                RejectedPair.from_pair(
+                    reason,
+                    pair,
+                    image_id=listing["image_id"],
+                    image=listing["image_path"],
+                    provider=provider,
+                )
+            )
+            counts[reason] += 1
         images_with_qa += bool(accepted)
         rows.extend(
             {
@@ -51,8 +77,27 @@ def build_qa_rows(
         "images_with_qa": images_with_qa,
         "candidates": candidates,
         "pairs": len(rows),
-        "pairs_by_type": {t: by_type.get(t, 0) for t in question_types},
-        "rejected": dict(sorted(rejected.items())),
+        "pairs_by_type": dict(sorted(by_type.items())),
+        "rejected": dict(sorted(counts.items())),
         "provider_stats": dict(sorted(run.stats.items())),
     }
-    return rows, metrics
+    return QATable(rows, rejected, metrics)
+
+
+def build_qa_rows(
+    listings: Sequence[Mapping[str, Any]],
+    run: ProviderRun,
+    *,
+    provider: str,
+    question_types: Sequence[str],
+    drop_unrequested_types: bool = False,
+) -> tuple[list[dict[str, str]], dict[str, Any]]:
+    """The rows and metrics of `build_qa_table` (for callers that need no rejected pairs)."""
+    table = build_qa_table(
+        listings,
+        run,
+        provider=provider,
+        question_types=question_types,
+        drop_unrequested_types=drop_unrequested_types,
+    )
+    return table.rows, table.metrics

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from abo_vqa.params import GenerateQAParams
-from abo_vqa.qa.base import ProviderRun
+from abo_vqa.qa.base import ProviderRun, RejectedPair
 from abo_vqa.qa.cache import ResponseCache, cache_key
 from abo_vqa.qa.gemini.errors import AllKeysExhaustedError, Redactor
 from abo_vqa.qa.gemini.jobs import (
@@ -150,9 +150,13 @@ def assemble(
             result.rejected[parsed.problem] += 1
         result.rejected.update(parsed.item_rejections)
         pairs = list(parsed.pairs)
-        if len(pairs) > params.questions_per_image:
-            result.rejected["extra_questions"] += len(pairs) - params.questions_per_image
-            pairs = pairs[: params.questions_per_image]
+        for extra in pairs[params.questions_per_image :]:
+            result.reject(
+                RejectedPair.from_pair(
+                    "extra_questions", extra, image_id=job.image_id, provider="gemini"
+                )
+            )
+        pairs = pairs[: params.questions_per_image]
         result.pairs_by_image[job.image_id] = pairs
     result.stats.update(
         images=len(jobs),
