@@ -79,11 +79,12 @@ class BlipVQAModel:
         }
 
     def tie_new_token_rows(self) -> None:
-        """Wrap the output head so it reads the answer embeddings' trained new rows.
+        """Wrap the output head so it reads the answer embeddings' trained rows.
 
         PEFT ties a trainable-token output head to the model's input embeddings only, and
         BLIP's input embeddings are the question encoder's, not the decoder's that the head
-        shares its weight with: without this the head would keep the new rows' initial values.
+        shares its weight with: without this the head would keep the rows' initial values
+        until the adapter is merged.
         """
         from peft.utils import TrainableTokensWrapper
 
