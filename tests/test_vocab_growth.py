@@ -22,7 +22,13 @@ from abo_vqa.answers import normalize_reference
 from abo_vqa.evaluate import QuestionOnlyBaseline
 from abo_vqa.models import load_vqa_model
 from abo_vqa.models.blip import ANSWER_EMBEDDINGS, QUESTION_EMBEDDINGS, BlipVQAModel
-from abo_vqa.models.vocab import adopt_vocabulary, grow_for_answers, is_one_token, words_to_add
+from abo_vqa.models.vocab import (
+    adopt_vocabulary,
+    frequent_question_words,
+    grow_for_answers,
+    is_one_token,
+    words_to_add,
+)
 from abo_vqa.params import LoraParams, QuantizeParams, TrainParams
 from abo_vqa.quantize import attach_adapter, bnb_config, merge_adapter
 from abo_vqa.train import QADataset, save_adapter, train_lora
@@ -60,6 +66,28 @@ def test_every_training_answer_is_one_token_after_growing():
     assert len(_pieces(vqa, "zorbly")) > 1
     assert tokenizer.convert_ids_to_tokens(_pieces(vqa, "is it a zorbl?"))[-2] == "zorbl"
     assert tokenizer.decode(_pieces(vqa, "velvetine")) == "velvetine"
+
+
+def test_question_words_seen_often_enough_become_tokens_too():
+    vqa = _tiny()
+    tokenizer = vqa.processor.tokenizer
+    questions = [
+        "What animal is depicted?",
+        "what animal is DEPICTED on it?",
+        "Which animal is depicted here?",
+        "what is the closure? closure!",  # counted once per question
+        "what is the closure?",
+    ]
+    assert frequent_question_words(tokenizer, questions, 3) == ["animal", "depicted"]
+    assert frequent_question_words(tokenizer, questions, 0) == []
+    assert "closure" in frequent_question_words(tokenizer, questions, 2)
+
+    added = grow_for_answers(vqa, ["zorbl"], questions, min_question_count=3)
+
+    assert tokenizer.convert_ids_to_tokens(added) == ["animal", "depicted", "zorbl"]
+    assert tokenizer.tokenize("what animal is depicted?") == [
+        "what", "animal", "is", "depicted", "?"
+    ]  # fmt: skip
 
 
 def test_new_rows_start_as_the_mean_of_the_word_pieces_and_the_output_head_stays_tied():

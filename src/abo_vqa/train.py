@@ -288,7 +288,12 @@ def train_lora(
     """
     torch.manual_seed(train.seed)
     answers = [row["answer"] for row in train_dataset.rows]
-    new_tokens = grow_for_answers(vqa_model, answers)
+    new_tokens = grow_for_answers(
+        vqa_model,
+        answers,
+        [row["question"] for row in train_dataset.rows],
+        min_question_count=train.question_word_min_count,
+    )
     base = vqa_model.model
     if getattr(base, "is_loaded_in_4bit", False) or getattr(base, "is_loaded_in_8bit", False):
         from peft import prepare_model_for_kbit_training

@@ -26,6 +26,7 @@ model's large vocabulary, where a word of several tokens is ordinary output.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -88,16 +89,52 @@ def words_to_add(tokenizer: Any, answers: Iterable[str]) -> list[str]:
     return sorted(word for word in words if not is_one_token(tokenizer, word))
 
 
-def grow_for_answers(vqa_model: Any, answers: Iterable[str]) -> list[int]:
-    """Make every word of `answers` one token of `vqa_model` (see the module docstring).
+def frequent_question_words(tokenizer: Any, questions: Iterable[str], min_count: int) -> list[str]:
+    """The alphabetic words seen in at least `min_count` of `questions` that `tokenizer` cannot
+    say as one token, sorted; none for `min_count` 0.
+
+    A question word spelt in single characters ("a ##p ##p ##a ##r ##e ##n ##t") is hard for a
+    small question encoder to tell from other words: as one token with its own trained row, the
+    model can learn from it what a bag-of-words classifier on the question learns.
+    """
+    if min_count <= 0:
+        return []
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    normalizer = getattr(backend, "normalizer", None)
+    pre_tokenizer = getattr(backend, "pre_tokenizer", None)
+    counts: Counter[str] = Counter()
+    for question in questions:
+        text = normalizer.normalize_str(question) if normalizer is not None else question
+        if pre_tokenizer is not None:  # splits off punctuation: "shown?" -> "shown", "?"
+            words = [word for word, _ in pre_tokenizer.pre_tokenize_str(text)]
+        else:
+            words = text.split()
+        counts.update({word for word in words if word.isalpha()})
+    frequent = (word for word, count in counts.items() if count >= min_count)
+    return sorted(word for word in frequent if not is_one_token(tokenizer, word))
+
+
+def grow_for_answers(
+    vqa_model: Any,
+    answers: Iterable[str],
+    questions: Iterable[str] = (),
+    *,
+    min_question_count: int = 0,
+) -> list[int]:
+    """Make every word of `answers`, and the words of `questions` seen at least
+    `min_question_count` times, one token of `vqa_model` (see the module docstring).
 
     Returns the ids of the added tokens; none for an adapter without `GrowableVocabulary` or
     when every word already is one token.
     """
     if not isinstance(vqa_model, GrowableVocabulary):
         return []
-    words = words_to_add(tokenizer_of(vqa_model.processor), answers)
-    return vqa_model.grow_vocabulary(words) if words else []
+    tokenizer = tokenizer_of(vqa_model.processor)
+    words = {
+        *words_to_add(tokenizer, answers),
+        *frequent_question_words(tokenizer, questions, min_question_count),
+    }
+    return vqa_model.grow_vocabulary(sorted(words)) if words else []
 
 
 def answer_token_ids(tokenizer: Any, answers: Iterable[str]) -> list[int]:
