@@ -142,7 +142,9 @@ def _rows(questions_answers: list[tuple[str, str]], prefix: str):
     return rows, images
 
 
-def _train(tmp_path: Path, rows, images, steps: int, lr: float = 3e-3, rank: int = 8):
+def _train(
+    tmp_path: Path, rows, images, steps: int, lr: float = 3e-3, rank: int = 8, min_count: int = 3
+):
     vqa = load_vqa_model(str(SHIPPED_BASE), dtype="float32")
     dataset = QADataset(rows, images)
     result = train_lora(
@@ -151,7 +153,12 @@ def _train(tmp_path: Path, rows, images, steps: int, lr: float = 3e-3, rank: int
         QADataset(rows[:4], images),
         lora=LoraParams(r=rank, alpha=2 * rank, dropout=0.0),
         train=TrainParams(
-            learning_rate=lr, max_steps=steps, batch_size=8, eval_steps=steps, warmup_ratio=0
+            learning_rate=lr,
+            max_steps=steps,
+            batch_size=8,
+            eval_steps=steps,
+            warmup_ratio=0,
+            question_word_min_count=min_count,
         ),
         checkpoint_dir=tmp_path / "checkpoints",
     )
@@ -172,7 +179,7 @@ def test_new_answer_words_are_trained_saved_reloaded_merged_and_quantized(tmp_pa
     pairs = [(q, a) for q, a in ANSWER_OF.items() for _ in range(4)]
     rows, images = _rows(pairs, "train")
     base = load_vqa_model(str(SHIPPED_BASE), dtype="float32")
-    vqa, result = _train(tmp_path, rows, images, steps=80)
+    vqa, result = _train(tmp_path, rows, images, steps=80, min_count=0)  # answer words only
     assert result.metrics["added_tokens"] == 3  # "red" already is a token
 
     # the new rows changed in training: the trained model's rows differ from their start
