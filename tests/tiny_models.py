@@ -30,7 +30,7 @@ QUERY_TOKENS = 4
 TINY_BLIP = TinyBlipSpec(
     image_size=32, patch_size=8, hidden_size=32, num_heads=2, vision_layers=1, text_layers=1
 )
-"""The tiny BLIP of the BLIP adapter's and the training cache's tests (see models.tiny)."""
+"""The tiny BLIP of the BLIP adapter's and the training cache's tests (see synthetic.tiny)."""
 TINY_BLIP_WORDS = (*all_answer_words(), "what", "color", "is", "the", "how", "many", "are", "shown")
 
 

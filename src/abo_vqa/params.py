@@ -504,6 +504,10 @@ class TrainParams:
     """Trade compute for memory (large models on small GPUs)."""
     quantize_base: Literal["none", "nf4", "int8"] = "none"
     """QLoRA: load the frozen base in 4-bit NF4 (double quant) or 8-bit and train LoRA on top."""
+    question_word_min_count: int = 3
+    """Words of the training questions seen at least this often become tokens of their own
+    (trained beside the LoRA weights) when the base tokenizer splits them, as every answer word
+    does; 0: answer words only. Applies to adapters that can grow their vocabulary (BLIP)."""
     resume: bool = True
     """Resume from the last checkpoint of an interrupted run with the same settings and data;
     a run with any other setting starts fresh."""
@@ -525,6 +529,11 @@ class TrainParams:
             "must be 0 (off) or positive",
         )
         check(self.max_steps > 0 or self.epochs > 0, "train.epochs", "must be positive")
+        check(
+            self.question_word_min_count >= 0,
+            "train.question_word_min_count",
+            "must be 0 (off) or positive",
+        )
 
 
 @dataclass(frozen=True)

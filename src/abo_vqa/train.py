@@ -9,11 +9,16 @@ everything that shapes training (params, base model, data). A rerun with the sam
 continues from the last checkpoint (optimizer, scheduler and RNG states included); any other
 rerun starts fresh, so a changed param never inherits a stale run.
 
+Answer words the base model's tokenizer would split into pieces become tokens of their own first,
+trained beside the LoRA weights (abo_vqa.models.vocab); the adapter folder then carries the
+extended tokenizer.
+
 Images are decoded once (QADataset) and preprocessed with their batch's text at every step.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -26,22 +31,28 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from accelerate import PartialState
 from peft import LoraConfig, get_peft_model
 from PIL import Image
 from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments
 from transformers.trainer_utils import get_last_checkpoint
 
 from abo_vqa.lora_targets import check_lora_targets
-from abo_vqa.params import LoraParams, TrainParams
+from abo_vqa.models.vocab import grow_for_answers, tie_new_token_rows, trainable_token_rows
+from abo_vqa.params import LoraParams, Params, TrainParams
 
 log = logging.getLogger(__name__)
 
 
 def lora_config(
-    params: LoraParams, exclude_modules: Sequence[str] = (), modules_to_save: Sequence[str] = ()
+    params: LoraParams,
+    exclude_modules: Sequence[str] = (),
+    modules_to_save: Sequence[str] = (),
+    trainable_token_indices: Mapping[str, Sequence[int]] | None = None,
 ) -> LoraConfig:
     """The PEFT config for `params`; task_type stays None (PEFT's typed wrappers pass BLIP's
-    inputs twice). `modules_to_save` are trained in full (e.g. a classifier head)."""
+    inputs twice). `modules_to_save` are trained in full (e.g. a classifier head);
+    `trainable_token_indices` (embedding module -> token ids) trains those rows only."""
     targets = params.target_modules
     return LoraConfig(
         r=params.r,
@@ -50,6 +61,9 @@ def lora_config(
         target_modules=targets if isinstance(targets, str) else list(targets),
         exclude_modules=list(exclude_modules) or None,
         modules_to_save=list(modules_to_save) or None,
+        trainable_token_indices={k: list(v) for k, v in trainable_token_indices.items()}
+        if trainable_token_indices
+        else None,
         bias=params.bias,
         task_type=None,
     )
@@ -126,6 +140,8 @@ class TrainResult:
     model: Any
     """The PEFT model holding the best checkpoint's weights."""
     metrics: dict[str, Any]
+    processor: Any = None
+    """The processor with the extended tokenizer when answer words were added, else None."""
 
 
 def count_parameters(model: torch.nn.Module) -> tuple[int, int]:
@@ -211,9 +227,18 @@ def train_lora(
 ) -> TrainResult:
     """Wrap `vqa_model.model` with LoRA and train it; returns the best model and its metrics.
 
-    `resume_from` is a checkpoint of the same run to continue (see `prepare_checkpoint_dir`).
+    Every word of the training answers becomes one token first (`grow_for_answers`); the
+    output rows of the answer words and the new words' embeddings train with the LoRA weights.
+    `resume_from` is a checkpoint of the same run to continue (see `prepare_checkpoints`).
     """
     torch.manual_seed(train.seed)
+    answers = [row["answer"] for row in train_dataset.rows]
+    new_tokens = grow_for_answers(
+        vqa_model,
+        answers,
+        [row["question"] for row in train_dataset.rows],
+        min_question_count=train.question_word_min_count,
+    )
     base = vqa_model.model
     if getattr(base, "is_loaded_in_4bit", False) or getattr(base, "is_loaded_in_8bit", False):
         from peft import prepare_model_for_kbit_training
@@ -227,10 +252,15 @@ def train_lora(
         *dict.fromkeys([*getattr(vqa_model, "lora_modules_to_save", ()), *lora.modules_to_save])
     ]
     check_lora_targets(base, lora.target_modules, extra)  # a typo must fail, not train nothing
-    peft_model = get_peft_model(
-        base, lora_config(lora, vqa_model.lora_exclude_modules, modules_to_save=extra)
+    config = lora_config(
+        lora,
+        vqa_model.lora_exclude_modules,
+        modules_to_save=extra,
+        trainable_token_indices=trainable_token_rows(vqa_model, new_tokens, answers),
     )
+    peft_model = get_peft_model(base, config)
     vqa_model.model = peft_model
+    tie_new_token_rows(vqa_model)
     trainable, total = count_parameters(peft_model)
 
     steps_per_epoch = math.ceil(len(train_dataset) / (train.batch_size * train.grad_accum))
@@ -318,11 +348,97 @@ def train_lora(
         "train_runtime_s": round(runtime, 1),
         "train_examples": len(train_dataset),
         "val_examples": len(val_dataset),
+        "added_tokens": len(new_tokens),
     }
-    return TrainResult(model=trainer.model, metrics=metrics)
+    processor = vqa_model.processor if new_tokens else None
+    return TrainResult(model=trainer.model, metrics=metrics, processor=processor)
 
 
 def _step_of(checkpoint: str | None) -> int | None:
     if not checkpoint:
         return None
     return int(Path(checkpoint).name.rsplit("-", 1)[-1])
+
+
+# --- one run of the stage: what it resumes, what it keeps ------------------------------------
+
+NOT_SHAPING_TRAINING: tuple[str, ...] = ("resume", "launcher")
+"""train params that do not change the trained weights: left out of the run's fingerprint."""
+
+
+def run_fingerprint(params: Params, data_files: Sequence[Path]) -> str:
+    """`training_fingerprint` of a stage run: model, LoRA and training params (all but
+    NOT_SHAPING_TRAINING), the data files' bytes and the local base model's weights."""
+    settings = {
+        "model": dataclasses.asdict(params.model),
+        "lora": dataclasses.asdict(params.lora),
+        "train": {
+            k: v
+            for k, v in dataclasses.asdict(params.train).items()
+            if k not in NOT_SHAPING_TRAINING
+        },
+    }
+    base_weights = sorted(Path(params.model.base).glob("*.safetensors"))  # none for a hub id
+    return training_fingerprint(settings, [*data_files, *base_weights])
+
+
+def process_state() -> PartialState:
+    """accelerate's state of this process (one per process, created on the first call).
+
+    cpu=True on a machine without CUDA, as the Trainer's own state: otherwise accelerate sees no
+    distributed run on the CPU, and every process of `accelerate launch` acts as the main one.
+    """
+    return PartialState(cpu=not torch.cuda.is_available())
+
+
+def is_main_process() -> bool:
+    """Whether this process writes files: always, except the other processes under
+    `accelerate launch`, which run the same script."""
+    return process_state().is_main_process
+
+
+def prepare_checkpoints(
+    checkpoint_dir: Path, live_dir: Path, fingerprint: str, *, resume: bool
+) -> str | None:
+    """Get `checkpoint_dir` ready for a run; returns the checkpoint to resume from, if any.
+
+    With `resume`, checkpoints a kill cut short are dropped and the last finished one of an
+    earlier run with this `fingerprint` is resumed; otherwise (or with none) the folder starts
+    afresh. The DVCLive folder is cleared (a resumed run replays its history into it). Under
+    `accelerate launch` only the main process touches files, and all processes agree on the
+    result.
+    """
+    state = process_state()
+    if state.is_main_process and resume:
+        for path in drop_unfinished_checkpoints(checkpoint_dir):
+            log.warning("dropped the unfinished checkpoint %s", path)
+    state.wait_for_everyone()  # the main process has tidied before anyone looks
+    resume_from = resumable_checkpoint(checkpoint_dir, fingerprint) if resume else None
+    state.wait_for_everyone()  # all have looked before the main process may clear the folder
+    if state.is_main_process:
+        shutil.rmtree(live_dir, ignore_errors=True)
+        if resume_from:
+            log.info("resuming the interrupted run from %s", resume_from)
+        else:
+            start_fresh(checkpoint_dir, fingerprint)
+    state.wait_for_everyone()
+    return resume_from
+
+
+def save_adapter(result: TrainResult, adapter_dir: Path) -> None:
+    """Write the trained adapter (and the extended tokenizer, if words were added) afresh."""
+    shutil.rmtree(adapter_dir, ignore_errors=True)
+    for config in result.model.peft_config.values():
+        # PEFT expands "all-linear" into a set, saved in the process's hash order: sort it so
+        # that the same training gives a byte-identical adapter (and the same DVC hash).
+        if isinstance(config.target_modules, set):
+            config.target_modules = sorted(config.target_modules)
+    result.model.save_pretrained(str(adapter_dir))
+    if result.processor is not None:
+        result.processor.save_pretrained(str(adapter_dir))
+
+
+def finish_run(checkpoint_dir: Path) -> None:
+    """Delete a finished run's checkpoints: they exist to resume an interrupted run, and
+    keeping them would make a forced rerun "resume" a run that is already over."""
+    shutil.rmtree(checkpoint_dir, ignore_errors=True)

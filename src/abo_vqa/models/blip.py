@@ -17,10 +17,15 @@ from transformers import BlipForQuestionAnswering, BlipProcessor
 
 from abo_vqa.models.adapter import HFVQAModel
 from abo_vqa.models.base import as_rgb, batched_predict, resolve_device, resolve_dtype
+from abo_vqa.models.vocab import init_rows_from_pieces
 
 # The decoder's output projection shares its weight with the decoder's word embeddings; a LoRA
 # on it would change the embeddings too once merged.
 TIED_OUTPUT_HEAD = "text_decoder.cls.predictions.decoder"
+QUESTION_EMBEDDINGS = "text_encoder.embeddings.word_embeddings"
+ANSWER_EMBEDDINGS = "text_decoder.bert.embeddings.word_embeddings"
+"""The question encoder's and the answer decoder's token embeddings: separate matrices, the
+second tied to TIED_OUTPUT_HEAD."""
 
 
 class BlipVQAModel(HFVQAModel):
@@ -31,6 +36,67 @@ class BlipVQAModel(HFVQAModel):
     @property
     def lora_exclude_modules(self) -> tuple[str, ...]:
         return (TIED_OUTPUT_HEAD,)
+
+    def grow_vocabulary(self, words: Sequence[str]) -> list[int]:
+        """Add `words` as whole-word tokens; both token embeddings and the tied output layer
+        (weight and bias) grow by one row each, set to the mean of the word's old pieces.
+
+        A new word is matched in questions as well as answers, so the question encoder learns
+        it too (e.g. the options of "is it hard or soft?").
+        """
+        from tokenizers import AddedToken
+
+        tokenizer = self.processor.tokenizer
+        pieces = [tokenizer(word, add_special_tokens=False)["input_ids"] for word in words]
+        # single_word: "oak" must not match inside "oaken"; normalized: matched after
+        # lowercasing, as the words were given.
+        before = len(tokenizer)
+        added = [AddedToken(w, single_word=True, normalized=True) for w in words]
+        if tokenizer.add_tokens(added) != len(words):
+            raise ValueError(f"some of {list(words)[:5]}... already are tokens, or repeat")
+        ids = list(range(before, len(tokenizer)))
+        blip = self._blip()
+        for text_model in (blip.text_encoder, blip.text_decoder):
+            # mean_resizing=False: no random draw; the rows are set from the pieces below.
+            text_model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
+        head = blip.text_decoder.get_output_embeddings()
+        for weight in (blip.text_encoder.get_input_embeddings().weight, head.weight, head.bias):
+            init_rows_from_pieces(weight, ids, pieces)
+        return ids
+
+    def trainable_token_rows(
+        self, new_ids: Sequence[int], answer_ids: Sequence[int]
+    ) -> dict[str, list[int]]:
+        """The new words' question rows, and the answer rows (tied to the output head) of the
+        new words and of every other answer word."""
+        return {
+            QUESTION_EMBEDDINGS: sorted(new_ids),
+            ANSWER_EMBEDDINGS: sorted({*new_ids, *answer_ids}),
+        }
+
+    def tie_new_token_rows(self) -> None:
+        """Wrap the output head so it reads the answer embeddings' trained rows.
+
+        PEFT ties a trainable-token output head to the model's input embeddings only, and
+        BLIP's input embeddings are the question encoder's, not the decoder's that the head
+        shares its weight with: without this the head would keep the rows' initial values
+        until the adapter is merged.
+        """
+        from peft.utils import TrainableTokensWrapper
+
+        blip = self._blip()
+        embeddings = blip.get_submodule(ANSWER_EMBEDDINGS)
+        predictions = blip.text_decoder.cls.predictions
+        if not isinstance(embeddings, TrainableTokensWrapper):
+            return  # no trained token rows in this adapter
+        if isinstance(predictions.decoder, TrainableTokensWrapper):
+            return  # already tied
+        (adapter_name, indices), *others = embeddings.token_adapter.token_indices.items()
+        if others:
+            raise ValueError("new-token rows of several adapters at once are not supported")
+        predictions.decoder = TrainableTokensWrapper(
+            predictions.decoder, adapter_name, indices, tied_adapter=embeddings.token_adapter
+        )
 
     def _blip(self) -> BlipForQuestionAnswering:
         """The BLIP module itself, also when `model` has been wrapped by PEFT since loading."""

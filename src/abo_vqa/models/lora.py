@@ -11,6 +11,7 @@ from peft import PeftModel
 
 from abo_vqa.models.base import DTYPES
 from abo_vqa.models.source import reported_hub_failures, require_folder_or_hub_id
+from abo_vqa.models.vocab import adopt_vocabulary, tie_new_token_rows
 from abo_vqa.params import QuantizeParams
 
 ADAPTER_FIX = "`dvc repro train_lora` builds the pipeline's adapter (models/adapter)"
@@ -22,14 +23,18 @@ ADAPTER_MARKER = "adapter_config.json"
 def attach_adapter(vqa_model: Any, adapter_dir: Path) -> Any:
     """Load a saved LoRA adapter onto `vqa_model.model` in place; returns the same VQAModel.
 
-    A missing adapter folder, or a hub id that cannot be fetched, raises `ModelSourceError`.
+    An adapter trained with added answer words carries its tokenizer: the base grows to it first
+    (`abo_vqa.models.vocab`), so the adapter's new token rows fit. A missing adapter folder, or a
+    hub id that cannot be fetched, raises `ModelSourceError`.
     """
     name = str(adapter_dir)
     require_folder_or_hub_id(
         name, what="adapter", fix=ADAPTER_FIX, hub_fix=ADAPTER_HUB_FIX, marker=ADAPTER_MARKER
     )
     with reported_hub_failures(name, what="adapter", fix=ADAPTER_HUB_FIX):
+        adopt_vocabulary(vqa_model, adapter_dir)
         vqa_model.model = PeftModel.from_pretrained(vqa_model.model, name)
+    tie_new_token_rows(vqa_model)
     vqa_model.model.eval()
     return vqa_model
 
