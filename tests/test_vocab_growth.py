@@ -28,6 +28,8 @@ from abo_vqa.models.vocab import (
     frequent_question_words,
     grow_for_answers,
     is_one_token,
+    tie_new_token_rows,
+    trainable_token_rows,
     words_to_add,
 )
 from abo_vqa.params import LoraParams, QuantizeParams, TrainParams
@@ -120,6 +122,33 @@ def test_a_model_without_a_growable_vocabulary_is_left_alone():
         processor = None
 
     assert grow_for_answers(Fixed(), ["velvetine"]) == []
+
+
+def test_the_wrapped_output_head_keeps_its_bias_so_adapter_and_merged_model_agree():
+    # Regression: PEFT's trainable-token layer computes a wrapped Linear without its bias, so
+    # the head trained and answered without it while the merged model had it (10 of 350
+    # answers of the embedded default differed between the adapter and its merge).
+    from peft import get_peft_model
+
+    from abo_vqa.train import lora_config
+
+    vqa = load_vqa_model(str(SHIPPED_BASE), dtype="float32")
+    head = vqa.model.text_decoder.cls.predictions.decoder
+    assert head.bias.abs().max() > 0  # the shipped base has a real bias to lose
+    hidden = torch.randn(3, head.in_features, generator=torch.Generator().manual_seed(0))
+    expected = head(hidden).detach()
+    new_ids = grow_for_answers(vqa, ["quokkas"], [], min_question_count=0)
+    rows = trainable_token_rows(vqa, new_ids, ["quokkas", "red"])
+    vqa.model = get_peft_model(
+        vqa.model, lora_config(LoraParams(), vqa.lora_exclude_modules, trainable_token_indices=rows)
+    )
+    tie_new_token_rows(vqa)
+    wrapped = vqa.model.base_model.model.text_decoder.cls.predictions.decoder
+    with torch.no_grad():
+        got = wrapped(hidden)[:, : expected.shape[1]]
+        assert torch.allclose(got, expected, atol=1e-6)  # an untrained adapter changes nothing
+        merged = vqa.model.merge_and_unload().text_decoder.cls.predictions.decoder
+        assert torch.allclose(merged(hidden), wrapped(hidden), atol=1e-6)
 
 
 def _noise_images(count: int, seed: int) -> list[Image.Image]:
