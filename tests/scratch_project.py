@@ -31,6 +31,8 @@ from typing import Any
 
 import yaml
 
+from abo_vqa.recipes import merge
+
 REPO = Path(__file__).resolve().parents[1]
 VENV_BIN = Path(sys.executable).parent
 BASE_MODEL = Path("models/base/tiny-blip-vqa")
@@ -190,17 +192,6 @@ def outputs_digest(root: Path, outputs: Iterable[str]) -> dict[str, str]:
                 file.read_bytes()
             ).hexdigest()
     return hashes
-
-
-def merge(base: Mapping[str, Any], overrides: Mapping[str, Any]) -> dict[str, Any]:
-    """`base` with `overrides` applied key by key, recursing into nested mappings."""
-    merged = dict(base)
-    for key, value in overrides.items():
-        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
-            merged[key] = merge(merged[key], value)
-        else:
-            merged[key] = value
-    return merged
 
 
 def update_params(root: Path, overrides: Mapping[str, Any]) -> None:

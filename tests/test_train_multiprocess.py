@@ -26,7 +26,9 @@ from typing import Any
 
 import pytest
 import yaml
-from scratch_project import QUICK_PARAMS, build_scratch_project, command_env, digest, dvc, merge
+from scratch_project import QUICK_PARAMS, build_scratch_project, command_env, digest, dvc
+
+from abo_vqa.recipes import merge
 
 pytestmark = pytest.mark.slow
 

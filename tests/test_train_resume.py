@@ -32,7 +32,6 @@ from scratch_project import (
     REPO,
     command_env,
     digest,
-    merge,
     save_random_base_model,
     shipped_base_model,
 )
@@ -44,6 +43,7 @@ from abo_vqa.params import FilterMetadataParams, GenerateQAParams
 from abo_vqa.qa.base import QA_COLUMNS
 from abo_vqa.qa.dataset import build_qa_rows
 from abo_vqa.qa.providers import make_provider
+from abo_vqa.recipes import merge
 
 pytestmark = pytest.mark.slow  # runs the stage several times
 
