@@ -62,10 +62,7 @@ class OpenAICompatProvider(GeminiProvider):
     def __init__(self, params: GenerateQAParams, images_root: Path, store: ResponseStore) -> None:
         from abo_vqa.qa.openai_compat.client import chat_settings
 
-        self.params = params
-        self.images_root = Path(images_root)
-        self.store = store
-        self.cache = store.responses
+        super().__init__(params, images_root, store)  # params, images, store: as Gemini's
         # No Batch API here: a folder that never exists, so no pending batch is ever found.
         self.batch_dir = store.root / "no-batches"
         self.template = load_prompt(params.openai.prompt_version)
