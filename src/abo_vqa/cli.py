@@ -7,6 +7,7 @@ abo-vqa estimate [--params params.yaml] [--listings data/filtered/listings.jsonl
 abo-vqa export dataset OUT    (a Hugging Face datasets folder: parquet splits + dataset card)
 abo-vqa export model OUT [--variant adapter|merged|quantized]    (the model + a model card)
 abo-vqa recipe --list | abo-vqa recipe NAME [--variant V] [--run]
+abo-vqa compare [REV_A] [REV_B]    (paired test of the fine-tuned model between two runs)
 """
 
 from __future__ import annotations
@@ -274,6 +275,27 @@ def cmd_recipe(args: argparse.Namespace) -> int:
     return subprocess.run(command).returncode
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from abo_vqa.compare import DEFAULT_MODELS, compare_runs
+    from abo_vqa.paired import PairedSettings
+    from abo_vqa.params import load_params
+
+    settings = PairedSettings.from_metrics(load_params(args.params).metrics)
+    models = args.model or DEFAULT_MODELS
+    result = compare_runs(
+        args.rev_a,
+        args.rev_b,
+        folder=Path(args.predictions),
+        models=models,
+        required=len(args.model) if args.model else 1,
+        settings=settings,
+    )
+    print(result.markdown, end="")
+    for model in result.left_out:
+        print(f"{model}: not in both runs, left out", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(
         prog="abo-vqa", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -332,6 +354,31 @@ def build_parser() -> argparse.ArgumentParser:
         "--run", dest="execute", action="store_true", help="run `dvc exp run` with them now"
     )
     recipe.set_defaults(run=cmd_recipe)
+
+    compare = commands.add_parser(
+        "compare",
+        help="is a change in exact match between two runs real? (paired bootstrap + McNemar)",
+        description="The paired comparison of the fine-tuned (and quantized) model's test "
+        "predictions between two runs: REV_B against REV_A, question by question. Revisions "
+        "are git revisions or `dvc exp` names, read through dvc.api; `workspace` is the files "
+        "on disk. The significance-aware companion of `dvc metrics diff`.",
+    )
+    compare.add_argument("rev_a", nargs="?", default="HEAD", help="the old run (default HEAD)")
+    compare.add_argument(
+        "rev_b", nargs="?", default="workspace", help="the new run (default: the workspace)"
+    )
+    compare.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        help="predictions file data/eval/final/<model>.csv to compare, repeatable (default: "
+        "finetuned, and quantized when both runs have it)",
+    )
+    compare.add_argument("--predictions", default="data/eval/final", help="their folder")
+    compare.add_argument(
+        "--params", default="params.yaml", help="bootstrap samples, confidence and seed from here"
+    )
+    compare.set_defaults(run=cmd_compare)
     return parser
 
 

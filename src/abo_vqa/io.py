@@ -72,13 +72,21 @@ def read_csv(path: str | Path, required: Sequence[str] = ()) -> list[dict[str, s
     (or the file is not UTF-8 text or not CSV: `InputError` naming the file and line)."""
     path = Path(path)
     with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
-        try:
-            missing = [c for c in required if c not in (reader.fieldnames or [])]
-            if missing:
-                raise InputError(f"{path}: missing column(s) {missing}; found {reader.fieldnames}")
-            return list(reader)
-        except UnicodeDecodeError as error:
-            raise InputError(f"{path}: not UTF-8 text ({error.reason})") from error
-        except csv.Error as error:
-            raise InputError(f"{path}:{reader.line_num}: not valid CSV: {error}") from error
+        return read_csv_text(handle, str(path), required)
+
+
+def read_csv_text(
+    handle: Iterable[str], name: str, required: Sequence[str] = ()
+) -> list[dict[str, str]]:
+    """`read_csv` of an open text stream (opened with newline=""); `name` is what errors call
+    it (a path, or a path at a revision)."""
+    reader = csv.DictReader(handle)
+    try:
+        missing = [c for c in required if c not in (reader.fieldnames or [])]
+        if missing:
+            raise InputError(f"{name}: missing column(s) {missing}; found {reader.fieldnames}")
+        return list(reader)
+    except UnicodeDecodeError as error:
+        raise InputError(f"{name}: not UTF-8 text ({error.reason})") from error
+    except csv.Error as error:
+        raise InputError(f"{name}:{reader.line_num}: not valid CSV: {error}") from error
