@@ -228,9 +228,10 @@ def paired_markdown(
     return "\n".join(lines) + "\n"
 
 
-def vision_summary(vision: Mapping[str, Any]) -> str:
+def vision_summary(vision: Mapping[str, Any], label: str | None = None) -> str:
     """The vision dependence in sentences: the blind model's score, the correct answers that
-    survive without the image, and the flagged question types."""
+    survive without the image, and the flagged question types. `label`: what to call the model
+    (default: its name)."""
     kept = vision.get("correct_without_image")
     kept_text = (
         f" {100 * kept:.1f}% of the questions it answers correctly with the image are still right "
@@ -245,7 +246,7 @@ def vision_summary(vision: Mapping[str, Any]) -> str:
         else "No question type is answerable without looking."
     )
     return (
-        f"With blank images the {vision['a']} model still answers "
+        f"With blank images the {label or vision['a']} model still answers "
         f"{100 * vision['b_exact_match']:.1f}% of the {vision['n']} test questions correctly "
         f"(with the images: {100 * vision['a_exact_match']:.1f}%; gain "
         f"{signed_points(vision['delta'])} points: {vision['image_use']}).{kept_text} "
@@ -253,12 +254,13 @@ def vision_summary(vision: Mapping[str, Any]) -> str:
     )
 
 
-def vision_caption(vision: Mapping[str, Any]) -> str:
+def vision_caption(vision: Mapping[str, Any], label: str | None = None) -> str:
+    """How the vision dependence is measured and labelled, in plain text."""
     min_gain = f"{100 * vision['min_gain']:g}"
     return (
-        f"The {vision['a']} model again, each image replaced by a blank one of the same size in "
-        "the image's mean colour. Gain: exact match with the real images minus with the blank "
-        "ones, tested like the paired comparisons. Image: “uses the image” when the gain is "
+        f"The {label or vision['a']} model again, each image replaced by a blank one of the same "
+        "size in the image's mean colour. Gain: exact match with the real images minus with the "
+        "blank ones, tested like the paired comparisons. Image: “uses the image” when the gain is "
         f"significantly above zero; “answerable without looking” when it is not and below "
         f"{min_gain} points; “inconclusive” when it is not significant but {min_gain} points or "
         "more. Kept blind: of the questions right with the image, the share still right without."

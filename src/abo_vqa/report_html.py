@@ -426,7 +426,8 @@ def vision_table_html(vision: Mapping[str, Any], settings: PairedSettings) -> st
     """The vision dependence: the summary sentences, then gain per question type."""
     rows = [(escape(row[0]), row[1:]) for row in vision_rows(vision)]
     table = _comparison_table(vision_headings(settings), rows, marked=len(COMPARISON_HEADINGS))
-    return f'<p class="lead">{escape(vision_summary(vision))}</p>{table}'
+    summary = vision_summary(vision, model_label(vision["a"]))
+    return f'<p class="lead">{escape(summary)}</p>{table}'
 
 
 def significance_html(significance: Significance) -> str:
@@ -438,9 +439,10 @@ def significance_html(significance: Significance) -> str:
     ]
     vision = significance.vision
     if vision is not None:
+        label = model_label(vision["a"])
         parts += [
-            f"<h2>Does the {escape(model_label(vision['a']))} model look at the image?</h2>",
-            f'<p class="lead">{escape(vision_caption(vision))}</p>',
+            f"<h2>Does the {escape(label)} model look at the image?</h2>",
+            f'<p class="lead">{escape(vision_caption(vision, label))}</p>',
             vision_table_html(vision, significance.settings),
         ]
     return "".join(parts)
