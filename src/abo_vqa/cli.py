@@ -291,8 +291,8 @@ def cmd_compare(args: argparse.Namespace) -> int:
         settings=settings,
     )
     print(result.markdown, end="")
-    for model in result.left_out:
-        print(f"{model}: not in both runs, left out", file=sys.stderr)
+    for reason in result.left_out:
+        print(f"left out {reason}", file=sys.stderr)
     return 0
 
 

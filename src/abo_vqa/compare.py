@@ -60,6 +60,7 @@ class RunComparison:
 
     markdown: str
     left_out: tuple[str, ...]
+    """"<model>: <why>" for each optional model that could not be compared."""
 
 
 def compare_runs(
@@ -82,10 +83,10 @@ def compare_runs(
             runs: dict[str, list[Row]] = {
                 rev: read_run_predictions(path, rev) for rev in (new, old)
             }
-        except InputError:
+        except InputError as error:
             if position < required:
                 raise
-            left_out.append(model)
+            left_out.append(f"{model}: {error}")
             continue
         comparisons[model] = compare_tables(
             runs[new], runs[old], settings, names=(f"{model}@{new}", f"{model}@{old}")
