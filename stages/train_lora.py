@@ -15,6 +15,8 @@ from pathlib import Path
 from dvclive import Live
 
 from abo_vqa import abo
+from abo_vqa.cards import write_pipeline_card
+from abo_vqa.determinism import deterministic_torch
 from abo_vqa.evaluate import load_images
 from abo_vqa.io import read_csv, write_json
 from abo_vqa.models import load_vqa_model
@@ -47,6 +49,7 @@ def main() -> None:
     args = parser.parse_args()
 
     params = load_params(args.params)
+    deterministic_torch(params.model.cpu_threads)
     images_root = abo.images_dir(params.data.abo_root)
     train_files = [args.splits / "train.csv", args.splits / "val.csv"]
     train_rows, val_rows = (read_csv(path, required=QA_COLUMNS) for path in train_files)
@@ -93,6 +96,7 @@ def main() -> None:
     if not is_main_process():
         return
     save_adapter(result, args.adapter)
+    write_pipeline_card(args.adapter, "adapter", params)
     write_json(args.metrics, result.metrics)
     finish_run(args.checkpoints)
     log.info(

@@ -24,36 +24,17 @@ CSV import's and the Gemini provider's errors are InputErrors too)."""
 
 INPUT_ERROR_EXIT_STATUS = 2
 
-TORCH_THREADS = 1
-"""torch's intra-op threads in every stage. The thread count is part of the result: a reduction
-split over more threads adds in another order (two threads moved the trained adapter's weights by
-up to 4e-6), so it is fixed here instead of following the machine's core count. One thread is
-also the fastest for the small models of the default pipeline on a busy machine."""
-
 LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
-
-
-def deterministic_torch(threads: int = TORCH_THREADS) -> None:
-    """Make torch compute the same numbers on every run of a machine: a fixed thread count, and
-    the deterministic variant of every op that has one (ops without one only warn: on a CPU
-    they are deterministic already; on CUDA, cuBLAS needs a fixed workspace for it)."""
-    import torch
-
-    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 T = TypeVar("T")
 
 
 def run_stage(main: Callable[[], None]) -> None:
-    """Call a stage's `main` with logging set up and, when the script has imported torch (the
-    model stages do, at the top), torch made deterministic (`deterministic_torch`). An input
-    error becomes `<stage>: error: <message>` and exit 2."""
+    """Call a stage's `main` with logging set up; an input error becomes `<stage>: error:
+    <message>` and exit 2. (A model stage's `main` makes torch deterministic itself, with the
+    thread count of its params: `abo_vqa.determinism.deterministic_torch`.)"""
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
-    if "torch" in sys.modules:
-        deterministic_torch()
     report_input_errors(Path(sys.argv[0]).stem, main)
 
 

@@ -11,7 +11,7 @@ from peft import PeftModel
 
 from abo_vqa.models.base import DTYPES
 from abo_vqa.models.source import reported_hub_failures, require_folder_or_hub_id
-from abo_vqa.models.vocab import adopt_vocabulary, tie_new_token_rows
+from abo_vqa.models.vocab import adopt_vocabulary
 from abo_vqa.params import QuantizeParams
 
 ADAPTER_FIX = "`dvc repro train_lora` builds the pipeline's adapter (models/adapter)"
@@ -23,9 +23,10 @@ ADAPTER_MARKER = "adapter_config.json"
 def attach_adapter(vqa_model: Any, adapter_dir: Path) -> Any:
     """Load a saved LoRA adapter onto `vqa_model.model` in place; returns the same VQAModel.
 
-    An adapter trained with added answer words carries its tokenizer: the base grows to it first
-    (`abo_vqa.models.vocab`), so the adapter's new token rows fit. A missing adapter folder, or a
-    hub id that cannot be fetched, raises `ModelSourceError`.
+    Exactly what the adapter's card tells a user to do, with no step of our own: the processor
+    from the adapter folder, the base resized to its tokenizer (`abo_vqa.models.vocab`), then
+    `PeftModel.from_pretrained`. A missing adapter folder, or a hub id that cannot be fetched,
+    raises `ModelSourceError`.
     """
     name = str(adapter_dir)
     require_folder_or_hub_id(
@@ -34,7 +35,6 @@ def attach_adapter(vqa_model: Any, adapter_dir: Path) -> Any:
     with reported_hub_failures(name, what="adapter", fix=ADAPTER_HUB_FIX):
         adopt_vocabulary(vqa_model, adapter_dir)
         vqa_model.model = PeftModel.from_pretrained(vqa_model.model, name)
-    tie_new_token_rows(vqa_model)
     vqa_model.model.eval()
     return vqa_model
 
