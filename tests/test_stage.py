@@ -191,3 +191,30 @@ def test_cli_and_stages_share_one_edge(capsys):
         report_input_errors("abo-vqa predict", bad_input)
     assert exit_info.value.code == INPUT_ERROR_EXIT_STATUS
     assert capsys.readouterr().err == "abo-vqa predict: error: q.csv: line 3 broken\n"
+
+
+def test_a_librarys_repeated_message_is_shown_once_and_the_stages_own_lines_all(tmp_path):
+    script = tmp_path / "noisy_stage.py"
+    script.write_text(
+        "import logging, warnings\n"
+        "from abo_vqa.stage import run_stage\n"
+        "def main():\n"
+        "    for step in range(50):\n"
+        "        logging.getLogger('bitsandbytes.autograd').warning('inputs will be cast')\n"
+        "        warnings.warn('deprecated thing', FutureWarning)\n"
+        "        logging.getLogger('noisy_stage').info('step %d', step)\n"
+        "    logging.getLogger('abo_vqa.train').info('done')\n"
+        "run_stage(main)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, check=True
+    )
+    lines = result.stderr.splitlines()
+    assert lines.count("WARNING bitsandbytes.autograd: inputs will be cast") == 1
+    assert sum("FutureWarning: deprecated thing" in line for line in lines) == 1
+    assert sum(line.startswith("INFO noisy_stage: step ") for line in lines) == 50
+    assert "INFO abo_vqa.train: done" in lines
+    assert (
+        lines[-1]
+        == "INFO noisy_stage: 49 repeats of library messages not shown (each was shown once)"
+    )
