@@ -68,7 +68,9 @@ def main() -> None:
         dtype=params.model.dtype,
         quantization_config=None
         if quantize_base == "none"
-        else bnb_config(QuantizeParams(method=quantize_base, double_quant=True)),
+        else bnb_config(
+            QuantizeParams(method=quantize_base, double_quant=True), family=params.model.family
+        ),
     )
     # dvcyaml/save_dvc_exp off: inside a stage DVCLive would otherwise rewrite the
     # project's dvc.yaml (doubling the plots) and warn. Only the main process opens DVCLive:

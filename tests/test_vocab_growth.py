@@ -247,9 +247,8 @@ def test_new_answer_words_are_trained_saved_reloaded_merged_and_quantized(tmp_pa
     merge_adapter(reloaded).save(tmp_path / "merged")
     merged = load_vqa_model(str(tmp_path / "merged"), dtype="float32")
     assert merged.predict(unseen, questions) == answers
-    nf4 = load_vqa_model(
-        str(tmp_path / "merged"), quantization_config=bnb_config(QuantizeParams(method="nf4"))
-    )
+    config = bnb_config(QuantizeParams(method="nf4"), family="blip")
+    nf4 = load_vqa_model(str(tmp_path / "merged"), quantization_config=config)
     assert nf4.predict(unseen, questions) == answers
 
 

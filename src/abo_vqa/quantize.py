@@ -41,9 +41,8 @@ def load_variant(merged_dir: Path, params: QuantizeParams, family: str) -> Any:
     from abo_vqa.models import load_vqa_model
 
     dtype = "bfloat16" if params.method == "bf16" else "float32"
-    return load_vqa_model(
-        str(merged_dir), family=family, dtype=dtype, quantization_config=bnb_config(params)
-    )
+    config = bnb_config(params, family=family)
+    return load_vqa_model(str(merged_dir), family=family, dtype=dtype, quantization_config=config)
 
 
 def directory_size(path: Path) -> int:
