@@ -6,8 +6,8 @@ import threading
 from collections import Counter
 
 import pytest
-from fake_gemini import FakeGemini, Reply, qa_reply, remote_provider, write_listings
-from fake_openai import FakeOpenAI
+from fake_gemini import FakeGemini, Reply, qa_pairs_for, qa_reply, remote_provider, write_listings
+from fake_openai import FakeOpenAI, qa_completion
 from fake_openai import qa_reply as openai_qa_reply
 from qa_stage import run_stage, stage_folder
 
@@ -180,6 +180,27 @@ def test_spend_compares_the_estimate_with_the_usage_for_curation_and_verificatio
         assert estimated["input_tokens"] > 3 * 255  # three images of one 512-px tile, and prompts
         assert estimated["output_tokens"] == 3 * 150  # nothing stored yet: the default
     assert spend["spent_usd"] == pytest.approx(answer_cost(6), abs=1e-6)
+
+
+def test_verification_shares_the_budget_and_its_unasked_images_stay_unverified(tmp_path):
+    stage_folder(tmp_path, 3)
+    with FakeOpenAI(verifying_server) as server:
+        # Room for the three curation requests, not for their three verifications.
+        result = run_stage(tmp_path, openai_settings(server, 0.0007, verify=True))
+    assert result.returncode != 0 and "stopped at generate_qa.max_cost_usd" in result.last_line
+    spend, verification = result.metrics["spend"], result.metrics["verification"]
+    assert spend["curation"]["responses"] == 3 and result.metrics["images_with_qa"] == 3
+    assert 1 <= verification["unverified_images"] < 3
+    assert spend["verification"]["responses"] == 3 - verification["unverified_images"]
+    assert spend["spent_usd"] <= 0.0007
+
+
+def verifying_server(request):
+    """Curation as usual; a verification request gets the truth back."""
+    text = request.body["messages"][0]["content"][1]["text"]
+    if "Answer each question below" not in text:
+        return openai_qa_reply(request)
+    return Reply(200, qa_completion(qa_pairs_for(request.image_sha256)))
 
 
 # --- the Batch API ----------------------------------------------------------------------------
