@@ -87,7 +87,9 @@ class RunContext:
         )
 
     def give_up(self, job_key: str, image_id: str, reason: str, detail: str) -> None:
-        log.warning("image %s given up for this run (%s): %s", image_id, reason, detail)
+        log.warning(
+            "%s: image %s given up for this run (%s): %s", self.api.name, image_id, reason, detail
+        )
         self.tally.give_up(job_key, reason, detail)
 
 
