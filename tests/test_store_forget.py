@@ -118,3 +118,6 @@ def test_forget_refuses_to_guess_what_to_forget(curated, capsys):
     with pytest.raises(SystemExit):
         store_cli(folder, "forget", "--reason", "kept")
     assert "only with --include-kept" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        store_cli(folder, "forget", "--provider", "gemini")
+    assert "--provider 'gemini': no stored responses" in capsys.readouterr().err

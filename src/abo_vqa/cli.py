@@ -192,14 +192,19 @@ def _stored_responses(args: argparse.Namespace) -> tuple[Any, list[Any], Any]:
     """(params, the selected stored responses, the selection) for `abo-vqa store`."""
     from abo_vqa.params import load_params
     from abo_vqa.qa import inventory
+    from abo_vqa.qa.params import REMOTE_PROVIDERS as REMOTE
     from abo_vqa.qa.providers import make_api
     from abo_vqa.qa.store import ResponseStore, store_root
 
     params = load_params(args.params)
     gq = params.generate_qa
-    folders = inventory.store_folders(store_root())
+    root = store_root()
+    folders = [f for f in inventory.store_folders(root) if inventory.provider_of(f) in REMOTE]
     if args.provider:
-        folders = [f for f in folders if f == args.provider]
+        if args.provider not in folders:
+            raise InputError(f"--provider {args.provider!r}: no stored responses in {root} "
+                             f"(there are: {', '.join(folders) or 'none'})")  # fmt: skip
+        folders = [args.provider]
     selection = inventory.Selection(
         frozenset(args.reason or ()),
         frozenset(_image_hashes(args, params).values()),

@@ -22,30 +22,34 @@ Adding a provider is one module plus its params. For, say, Anthropic's Messages 
         name = "anthropic"                  # generate_qa.provider, params section, store folder
 
         def generation_settings(self, question_types, n_questions):
-            s = self.section.sampling      # part of every cache key
+            s = self.section.sampling       # part of every cache key
             return {"temperature": s.temperature, "max_tokens": s.max_tokens}
 
-        max_output_tokens = property(lambda self: self.section.sampling.max_tokens)
+        @property
+        def max_output_tokens(self):        # what the budget reserves per request
+            return self.section.sampling.max_tokens
 
         def image_tokens(self, width, height):
             return math.ceil(width * height / 750)          # the vendor's documented rule
 
         def parse(self, response):          # its wire format → the core's ParsedResponse
-            text = "".join(b["text"] for b in response["content"] if b["type"] == "text")
             usage = Usage(response["usage"]["input_tokens"], response["usage"]["output_tokens"])
             if response.get("stop_reason") == "max_tokens":
                 return ParsedResponse((), "max_tokens", "stop_reason max_tokens", usage=usage)
+            text = "".join(b["text"] for b in response["content"] if b["type"] == "text")
             return parse_answer_text(text, usage)
 
-        def connect(self):                  # key from the environment, a client whose
+        def connect(self):                  # the key from the environment, and a client whose
             key = read_api_keys(self.section.api_key_env, f"{self.where}.api_key_env")[0]
             redact = Redactor([key])        # generate() raises CallFailed(Failure(...))
             return Connection(MessagesClient(self.section, self.settings, key, redact), 1, redact)
 
-then an `AnthropicParams` dataclass in `abo_vqa.qa.params` (model, api_key_env, sampling,
-`limits: CallLimits`) as `GenerateQAParams.anthropic` with its lines in params.yaml, the name in
-`REMOTE_PROVIDERS` and the `provider` Literals, and one branch in `providers.api_class`. A vLLM
-server with its own quirks is a subclass of `ChatCompletionsAPI` overriding what differs (say,
-`generation_settings` adding `guided_json`). Budget, estimate, verification, the store, retries,
-rate limits, `abo-vqa store` and rejected.csv then work for it unchanged.
+then an `AnthropicParams` dataclass in `abo_vqa.qa.params` (model, base_url, api_key_env,
+sampling, `limits: CallLimits`) as `GenerateQAParams.anthropic` with its lines in params.yaml,
+the name in `REMOTE_PROVIDERS` and the `provider` Literals, and one branch in
+`providers.api_class`. The client maps the vendor's errors to `FailureKind`s (429 → RATE_LIMITED
+with its retry-after, 401 → KEY_INVALID, 5xx → TRANSIENT...). A vLLM server with its own quirks
+is a subclass of `ChatCompletionsAPI` overriding what differs (say, `generation_settings` adding
+`guided_json`). Budget, estimate, verification, the store, retries, rate limits, `abo-vqa store`
+and rejected.csv then work for it unchanged (tests/test_remote_core.py runs such a class).
 """
