@@ -219,6 +219,7 @@ class ModelVerifier:
         """Each image's answers in question order; None when no usable response could be had.
         With `ask` False, only stored answers are used."""
         from abo_vqa.qa.remote.jobs import RunTally
+        from abo_vqa.qa.remote.provider import note_stored_failures
 
         jobs = {item.image_id: self._job(item) for item in items}
         self.store.import_published()  # what `dvc pull` brought
@@ -234,14 +235,21 @@ class ModelVerifier:
             self.requests += tally.calls
             # However the run ends, the DVC output holds every answer it can use so far.
             self.store.publish(job.key for job in jobs.values())
-        return {item.image_id: self._answers(item, jobs[item.image_id].key) for item in items}
+        unreadable: Counter[str] = Counter()
+        answers = {
+            item.image_id: self._answers(item, jobs[item.image_id].key, unreadable)
+            for item in items
+        }
+        note_stored_failures(self.store.provider, dict(sorted(unreadable.items())))
+        return answers
 
-    def _answers(self, item: VerifyItem, key: str) -> list[str] | None:
+    def _answers(self, item: VerifyItem, key: str, unreadable: Counter[str]) -> list[str] | None:
         record = self.store.get(key)
         if record is None or not isinstance(record.get("response"), dict):
             return None
         parsed = self.api.parse(record["response"])
         if parsed.problem:  # an answer that cannot be read verifies nothing
+            unreadable[parsed.problem] += 1
             return None
         return _match_answers([p for _, p in item.pairs], parsed.pairs)
 

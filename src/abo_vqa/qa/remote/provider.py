@@ -129,9 +129,9 @@ class RemoteProvider:
             self.store.publish(job.key for job in jobs)
         result = self._result(jobs, tally, len(todo), {job.key for job in stored}, stopped)
         result.rejected_pairs[:0] = missing
+        note_stored_failures(self.name, result.stats["stored_failures_reused"])
         if stopped is not None:
             raise type(stopped)(self._stop_message(stopped, result), partial=result) from None
-        self._note_stored_failures(result)
         return result
 
     def ask(
@@ -226,13 +226,13 @@ class RemoteProvider:
                 self.name, len(pending), self.store.jobs_dir, self.api.where,
             )  # fmt: skip
 
-    def _note_stored_failures(self, result: ProviderRun) -> None:
-        reused = result.stats.get("stored_failures_reused") or {}
-        if reused:
-            reasons = ", ".join(f"{reason} {n}" for reason, n in reused.items())
-            log.info(
-                "%s: reusing %d stored responses that gave no pairs (%s), listed in "
-                "rejected.csv; to ask for them again: abo-vqa store forget --provider %s "
-                "--reason %s",
-                self.name, sum(reused.values()), reasons, self.name, "|".join(reused),
-            )  # fmt: skip
+
+def note_stored_failures(store: str, reused: Mapping[str, int]) -> None:
+    """Say that stored responses which yield nothing are reused, and how to ask again."""
+    if reused:
+        reasons = ", ".join(f"{reason} {n}" for reason, n in reused.items())
+        log.info(
+            "%s: reusing %d stored responses that gave no pairs (%s), listed in rejected.csv; "
+            "to ask for them again: abo-vqa store forget --provider %s --reason %s",
+            store, sum(reused.values()), reasons, store, "|".join(reused),
+        )  # fmt: skip
