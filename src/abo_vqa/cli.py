@@ -214,7 +214,7 @@ def _stored_responses(args: argparse.Namespace) -> tuple[Any, list[Any], Any]:
     for folder in folders:
         store = ResponseStore(folder, Path(gq.cache_dir))
         parse = make_api(gq, inventory.provider_of(folder)).parse
-        responses += list(inventory.read_store(store, parse, gq.question_types))
+        responses += list(inventory.read_store(store, parse, gq))
     return params, responses, selection
 
 
@@ -242,17 +242,30 @@ def cmd_store_list(args: argparse.Namespace) -> int:
     from abo_vqa.qa.inventory import summary
     from abo_vqa.qa.store import store_root
 
-    _, responses, selection = _stored_responses(args)
+    params, responses, selection = _stored_responses(args)
     chosen = [r for r in responses if _matches(r, args, selection)]
     print(f"response store: {store_root()}")
     for folder, counts in summary(chosen).items():
         print(f"{folder}: {sum(counts.values())} stored responses: {_counts(counts)}")
     if args.details or args.reason or args.image:
-        for response in chosen:
-            print(f"  {response.store}\t{response.outcome}\t{response.key}\t{response.detail}")
+        ids = _image_ids(args, params)
+        for r in chosen:
+            image = ids.get(r.image_sha256, "(not listed)")
+            print(f"  {r.store}\t{r.outcome}\t{image}\t{r.key}\t{r.detail}")
     if not chosen:
         print("nothing stored matches")
     return 0
+
+
+def _image_ids(args: argparse.Namespace, params: Any) -> dict[str, str]:
+    """Image ids by file hash from the listings, when the listings file is there."""
+    from abo_vqa.io import read_jsonl
+    from abo_vqa.qa.inventory import image_ids_by_hash
+
+    if not Path(args.listings).is_file():
+        return {}
+    listings = list(read_jsonl(args.listings))
+    return image_ids_by_hash(listings, images_dir(params.data.abo_root))
 
 
 def _matches(response: Any, args: argparse.Namespace, selection: Any) -> bool:

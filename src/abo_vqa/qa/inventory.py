@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from abo_vqa.qa.params import GenerateQAParams
 from abo_vqa.qa.remote.parse import ParsedResponse
 from abo_vqa.qa.store import ResponseStore
 from abo_vqa.qa.validate import validate_pairs
@@ -58,14 +59,16 @@ def provider_of(store: str) -> str:
 
 
 def outcome_of(
-    parsed: ParsedResponse, question_types: Sequence[str], verification: bool
+    parsed: ParsedResponse, params: GenerateQAParams, verification: bool
 ) -> tuple[str, str]:
     """(outcome, detail) of one parsed response (see the module docstring)."""
     if parsed.problem:
         return parsed.problem, parsed.detail
     if verification:
         return ANSWERED, ""
-    accepted, dropped = validate_pairs(list(parsed.pairs), question_types)
+    used = list(parsed.pairs)[: params.questions_per_image]
+    allowed = params.question_types if params.drop_unrequested_types else None  # as the table
+    accepted, dropped = validate_pairs(used, allowed)
     if accepted:
         return KEPT, f"{len(accepted)} valid pair(s)"
     why = ", ".join(f"{reason} {n}" for reason, n in sorted(dropped.items()))
@@ -75,7 +78,7 @@ def outcome_of(
 def read_store(
     store: ResponseStore,
     parse: Callable[[Mapping[str, Any]], ParsedResponse],
-    question_types: Sequence[str],
+    params: GenerateQAParams,
 ) -> Iterator[StoredResponse]:
     """Every response in `store`, with its outcome (any order)."""
     verification = store.provider.startswith(VERIFY_PREFIX)
@@ -85,7 +88,7 @@ def read_store(
         if record is None or not isinstance(record.get("response"), dict):
             continue
         request = record.get("request") if isinstance(record.get("request"), dict) else {}
-        outcome, detail = outcome_of(parse(record["response"]), question_types, verification)
+        outcome, detail = outcome_of(parse(record["response"]), params, verification)
         yield StoredResponse(
             store.provider, key, outcome, detail,
             str(request.get("image_sha256", "")), str(request.get("model", "")),
@@ -126,6 +129,19 @@ def image_hashes(
     missing = sorted(wanted - set(found))
     if missing:
         raise KeyError(", ".join(missing))
+    return found
+
+
+def image_ids_by_hash(listings: Sequence[Mapping[str, Any]], images_root: Path) -> dict[str, str]:
+    """Image id by the SHA-256 of its file, for every readable listed image (the first listing of
+    identical files wins)."""
+    found: dict[str, str] = {}
+    for listing in listings:
+        try:
+            data = (images_root / listing["image_path"]).read_bytes()
+        except OSError:
+            continue
+        found.setdefault(hashlib.sha256(data).hexdigest(), listing["image_id"])
     return found
 
 
