@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from abo_vqa.qa.params import REMOTE_PROVIDERS, GenerateQAParams
+from abo_vqa.qa.remote.budget import Price
 from abo_vqa.qa.remote.jobs import prompt_tokens
 
 
@@ -68,14 +69,8 @@ class Estimate:
     def cost_usd(self) -> float | None:
         if self.price_in_per_mtok is None or self.price_out_per_mtok is None:
             return None
-        return (
-            self.price_factor
-            * (
-                self.input_tokens * self.price_in_per_mtok
-                + self.output_tokens * self.price_out_per_mtok
-            )
-            / 1e6
-        )
+        price = Price(self.price_in_per_mtok, self.price_out_per_mtok, self.price_factor)
+        return price.cost(self.input_tokens, self.output_tokens)
 
 
 def format_estimate(estimate: Estimate) -> str:
