@@ -46,6 +46,7 @@ def test_the_logged_count_is_the_number_of_rows_and_each_lost_image_is_named(tmp
     assert result.returncode == 0, result.stderr
     logged = int(re.search(r"(\d+) dropped, listed in rejected.csv", result.stderr)[1])
     assert logged == len(result.rejected) == sum(result.metrics["rejected"].values())
+    print(f"\nlogged {logged} dropped; rejected.csv {len(result.rejected)} rows")
     whole_images = [row for row in result.rejected if not row["question"]]
     reasons = Counter(row["reason"] for row in whole_images)
     assert reasons == Counter(unparseable=4, refused=1, request_failed=1, image_missing=1)
