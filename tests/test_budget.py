@@ -235,3 +235,33 @@ def _with_budget(params, usd):
     from dataclasses import replace
 
     return replace(params, max_cost_usd=usd)
+
+
+# --- through DVC ------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_dvc_repro_at_the_budget_fails_unrecorded_and_a_larger_budget_completes(tmp_path):
+    from scratch_project import build_scratch_project, dvc
+
+    images = 8
+    env = {"ABO_VQA_CACHE": str(tmp_path / "store")}
+    with FakeOpenAI() as server:
+        curation = openai_settings(server, 0.0006)
+        root = build_scratch_project(
+            tmp_path / "project",
+            overrides={"filter_metadata": {"max_images": images}, "generate_qa": curation},
+            n_listings=40,
+            stages=("filter_metadata", "generate_qa"),
+        )
+        failed = dvc("repro", cwd=root, check=False, env=env)
+        sent = len(server.requests)
+        lock = (root / "dvc.lock").read_text(encoding="utf-8")
+        partial = (root / "data" / "qa" / "qa.csv").read_text(encoding="utf-8")
+        done = dvc("exp", "run", "-S", "generate_qa.max_cost_usd=1", cwd=root, env=env)
+        paid = Counter(server.successes)
+    assert failed.returncode != 0 and "stopped at generate_qa.max_cost_usd" in failed.output
+    assert "generate_qa" not in lock and 0 < sent < images  # not recorded as done
+    assert partial.count("\n") == 1 + 3 * sent  # the header and the pairs of every answer
+    assert "Running stage 'generate_qa'" in done.output
+    assert len(paid) == images and set(paid.values()) == {1}
