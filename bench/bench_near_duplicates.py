@@ -30,8 +30,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
 
-from planted_copies import COPY_KINDS  # noqa: E402  (tests/ is not a package)
 from PIL import Image  # noqa: E402
+from planted_copies import COPY_KINDS  # noqa: E402  (tests/ is not a package)
 
 from abo_vqa import abo  # noqa: E402
 from abo_vqa.filtering import filter_listings  # noqa: E402
