@@ -22,6 +22,7 @@ across splits with the split's own check (must be 0). No timing: the figures are
 from __future__ import annotations
 
 import argparse
+import io
 import random
 import sys
 from collections import Counter
@@ -39,7 +40,6 @@ from abo_vqa.image_hash import (  # noqa: E402
     ImageSignature,
     NearDuplicateRule,
     Signatures,
-    image_signature,
     read_signature,
 )
 from abo_vqa.params import FilterMetadataParams, load_params  # noqa: E402
@@ -76,7 +76,7 @@ def plant_copies(
         for kind, make_copy in COPY_KINDS.items():
             copy_id = f"{row['image_id']}~{kind}"
             copy_rows.append(row | {"image_id": copy_id, "item_id": f"{row['item_id']}~{kind}"})
-            signatures.append(image_signature(make_copy(original, rng)))
+            signatures.append(read_signature(io.BytesIO(make_copy(original, rng))))
             original_of[copy_id] = row["image_id"]
     return copy_rows, signatures, original_of
 

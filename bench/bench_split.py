@@ -88,7 +88,7 @@ def build_tree(root: Path, args: argparse.Namespace) -> list[dict[str, str]]:
         if not (images / name).exists():
             (images / name).parent.mkdir(exist_ok=True)
             with Image.open(images / names[i]) as original:
-                reencoded(original.convert("RGB"), rng).save(images / name, quality=95)
+                (images / name).write_bytes(reencoded(original.convert("RGB"), rng))
         rows += question_rows(f"copy{i:06d}", f"copyitem{i:06d}", name, args.questions, rng)
     return rows
 

@@ -1,7 +1,7 @@
 """Copies of a product photo as they turn up under other image ids: re-encoded, resized, re-framed.
 
-Shared by the near-duplicate tests and bench/bench_near_duplicates.py. Every copy comes back as
-the decoded JPEG a file of it would hold.
+Shared by the near-duplicate tests and the near-duplicate benchmarks. Every copy comes back as
+the bytes of its JPEG file.
 """
 
 from __future__ import annotations
@@ -13,28 +13,31 @@ from collections.abc import Callable
 from PIL import Image, ImageDraw
 
 
-def jpeg_round_trip(image: Image.Image, quality: int) -> Image.Image:
-    """`image` saved as a JPEG of `quality` and decoded again."""
+def jpeg_bytes(image: Image.Image, quality: int) -> bytes:
+    """`image` saved as a JPEG of `quality`."""
     buffer = io.BytesIO()
     image.convert("RGB").save(buffer, "JPEG", quality=quality)
-    buffer.seek(0)
-    with Image.open(buffer) as decoded:
-        return decoded.convert("RGB")
+    return buffer.getvalue()
 
 
-def reencoded(image: Image.Image, rng: random.Random) -> Image.Image:
+def decoded(jpeg: bytes) -> Image.Image:
+    with Image.open(io.BytesIO(jpeg)) as image:
+        return image.convert("RGB")
+
+
+def reencoded(image: Image.Image, rng: random.Random) -> bytes:
     """Saved again at a lower JPEG quality (30-60)."""
-    return jpeg_round_trip(image, rng.choice((30, 40, 50, 60)))
+    return jpeg_bytes(image, rng.choice((30, 40, 50, 60)))
 
 
-def resized(image: Image.Image, rng: random.Random, longest: int = 160) -> Image.Image:
+def resized(image: Image.Image, rng: random.Random, longest: int = 160) -> bytes:
     """Scaled so that its longer side is `longest` px (ABO's small images have 256), quality 85."""
     scale = longest / max(image.size)
     size = (round(image.width * scale), round(image.height * scale))
-    return jpeg_round_trip(image.resize(size, Image.Resampling.LANCZOS), 85)
+    return jpeg_bytes(image.resize(size, Image.Resampling.LANCZOS), 85)
 
 
-def reframed(image: Image.Image, rng: random.Random) -> Image.Image:
+def reframed(image: Image.Image, rng: random.Random) -> bytes:
     """A frame of 2-8% of the longer side painted over the border in one random colour."""
     copy = image.convert("RGB")
     width, height = copy.size
@@ -48,10 +51,10 @@ def reframed(image: Image.Image, rng: random.Random) -> Image.Image:
         (width - side, 0, width - 1, height - 1),
     ):
         draw.rectangle(box, fill=colour)
-    return jpeg_round_trip(copy, 90)
+    return jpeg_bytes(copy, 90)
 
 
-COPY_KINDS: dict[str, Callable[[Image.Image, random.Random], Image.Image]] = {
+COPY_KINDS: dict[str, Callable[[Image.Image, random.Random], bytes]] = {
     "reencoded": reencoded,
     "resized": resized,
     "reframed": reframed,

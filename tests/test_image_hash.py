@@ -1,13 +1,14 @@
 """Perceptual signatures: copies of a photo sign alike, other products do not, and the search
 finds exactly the pairs an all-pairs comparison finds."""
 
+import io
 import math
 import random
 
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw
-from planted_copies import COPY_KINDS, jpeg_round_trip
+from planted_copies import COPY_KINDS, decoded, jpeg_bytes
 
 from abo_vqa import image_hash
 from abo_vqa.image_hash import (
@@ -16,17 +17,17 @@ from abo_vqa.image_hash import (
     Signatures,
     close_hash_pairs,
     count_near_pairs_between,
-    image_signature,
     near_duplicate_links,
     popcount,
+    read_signature,
     search_plan,
 )
 
 RULE = NearDuplicateRule(max_distance=10, max_colour_difference=4.0)
 
 
-def product_photo(seed: int, colour=None, mirrored: bool = False) -> Image.Image:
-    """A product-like 256 px photo: shapes in one main colour on a light background."""
+def product_photo(seed: int, colour=None, mirrored: bool = False) -> bytes:
+    """A product-like 256 px JPEG: shapes in one main colour on a light background."""
     rng = random.Random(seed)
     colour = colour or tuple(rng.randrange(40, 220) for _ in range(3))
     image = Image.new("RGB", (256, 256), (245, 245, 242))
@@ -39,7 +40,12 @@ def product_photo(seed: int, colour=None, mirrored: bool = False) -> Image.Image
     if mirrored:  # left half mirrored onto the right: a symmetric product shot
         left = image.crop((0, 0, 128, 256))
         image.paste(left.transpose(Image.Transpose.FLIP_LEFT_RIGHT), (128, 0))
-    return jpeg_round_trip(image, 90)
+    return jpeg_bytes(image, 90)
+
+
+def sign(jpeg: bytes) -> ImageSignature:
+    """The signature of a JPEG file's bytes, read as the split reads files."""
+    return read_signature(io.BytesIO(jpeg))
 
 
 def distance(a: ImageSignature, b: ImageSignature) -> int:
@@ -56,8 +62,8 @@ def test_each_kind_of_copy_signs_within_the_default_rule(kind):
     rng = random.Random(1)
     for seed in range(12):
         original = product_photo(seed, mirrored=seed % 2 == 0)
-        copy = COPY_KINDS[kind](original, rng)
-        a, b = image_signature(original), image_signature(copy)
+        copy = COPY_KINDS[kind](decoded(original), rng)
+        a, b = sign(original), sign(copy)
         assert distance(a, b) <= RULE.max_distance, (kind, seed)
         assert colour_gap(a, b) <= RULE.max_colour_difference, (kind, seed)
 
@@ -68,17 +74,17 @@ def test_a_resized_copy_of_a_mirror_symmetric_photo_keeps_its_hash():
     rng = random.Random(0)
     for seed in range(20):
         original = product_photo(seed, mirrored=True)
-        copy = COPY_KINDS["resized"](original, rng)
-        assert distance(image_signature(original), image_signature(copy)) <= 6, seed
+        copy = COPY_KINDS["resized"](decoded(original), rng)
+        assert distance(sign(original), sign(copy)) <= 6, seed
 
 
 def test_other_products_and_other_colours_of_one_product_are_not_near_duplicates():
-    signatures = [image_signature(product_photo(seed)) for seed in range(30)]
+    signatures = [sign(product_photo(seed)) for seed in range(30)]
     table = Signatures.of(signatures)
     assert len(near_duplicate_links(table, RULE)) == 0
     red, blue = product_photo(7, (200, 40, 40)), product_photo(7, (40, 60, 200))
     # one shot in two colours: the grey hash may agree, the colours must not
-    assert colour_gap(image_signature(red), image_signature(blue)) > RULE.max_colour_difference
+    assert colour_gap(sign(red), sign(blue)) > RULE.max_colour_difference
 
 
 def brute_force_pairs(hashes: np.ndarray, max_distance: int) -> np.ndarray:
@@ -126,8 +132,7 @@ def test_the_search_plan_never_compares_all_pairs_of_a_large_table():
 
 
 def test_thousands_of_identical_photos_are_linked_in_one_chain_not_pair_by_pair():
-    photo = image_signature(product_photo(3))
-    other = image_signature(product_photo(4))
+    photo, other = sign(product_photo(3)), sign(product_photo(4))
     table = Signatures.of([photo] * 3000 + [other])
     links = near_duplicate_links(table, RULE)
     assert len(links) == 2999  # one link per copy to the first
@@ -149,18 +154,18 @@ def components(n: int, links: np.ndarray) -> list[set[int]]:
 def test_links_connect_exactly_the_copies_with_their_originals():
     rng = random.Random(2)
     originals = [product_photo(seed) for seed in range(10)]
-    copies = [COPY_KINDS["reencoded"](originals[0], rng), COPY_KINDS["reframed"](originals[0], rng)]
-    copies.append(COPY_KINDS["resized"](originals[3], rng))
-    table = Signatures.of([image_signature(image) for image in originals + copies])
+    copies = [COPY_KINDS[kind](decoded(originals[0]), rng) for kind in ("reencoded", "reframed")]
+    copies.append(COPY_KINDS["resized"](decoded(originals[3]), rng))
+    table = Signatures.of([sign(jpeg) for jpeg in originals + copies])
     assert components(13, near_duplicate_links(table, RULE)) == [{0, 10, 11}, {3, 12}]
 
 
 def test_the_cross_count_compares_every_pair():
     rng = random.Random(3)
     originals = [product_photo(seed) for seed in range(6)]
-    left = Signatures.of([image_signature(image) for image in originals])
-    copies = [COPY_KINDS["resized"](originals[i], rng) for i in (1, 4)] + [product_photo(50)]
-    right = Signatures.of([image_signature(image) for image in copies])
+    left = Signatures.of([sign(jpeg) for jpeg in originals])
+    copies = [COPY_KINDS["resized"](decoded(originals[i]), rng) for i in (1, 4)]
+    right = Signatures.of([sign(jpeg) for jpeg in [*copies, product_photo(50)]])
     assert count_near_pairs_between(left, right, RULE) == 2
     assert count_near_pairs_between(left, left, RULE) == 6  # each image is its own duplicate
 

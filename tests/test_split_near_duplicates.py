@@ -72,7 +72,7 @@ def project(tmp_path_factory) -> tuple[Path, dict[str, str]]:
         for listing in rng.sample(kept, COPIED):
             copy_id, path = listing["image_id"] + kind, f"copies/{listing['image_id']}{kind}.jpg"
             with Image.open(abo.images_dir(SAMPLE) / listing["image_path"]) as original:
-                make_copy(original.convert("RGB"), rng).save(images / path, quality=95)
+                (images / path).write_bytes(make_copy(original.convert("RGB"), rng))
             original_of[copy_id] = listing["image_id"]
             item_id = f"{listing['item_id']}-{kind}"
             rows += [qa_row(copy_id, item_id, path, qtype) for qtype in rng.sample(TYPES, 3)]
