@@ -419,10 +419,10 @@ class SplitParams:
     """Images whose 64-bit perceptual hashes (over the centre 80%) differ in at most this many
     bits, and whose colours agree (below), go to one split with their items: re-encoded,
     resized and re-framed copies of one photo under other image ids. Planted copies measured
-    at most 6 bits apart (7 at JPEG quality 20, 9 shrunk to 96 px); the hash alone also joins different
-    products of one silhouette and pose, which the colour check keeps apart (see
-    abo_vqa.image_hash and BENCHMARKS.md). 0: identical hashes only; negative: off (no image is
-    read)."""
+    at most 6 bits apart (7 at JPEG quality 20, 9 shrunk to 96 px); the hash alone also joins
+    different products of one silhouette and pose, which the colour check keeps apart (see
+    abo_vqa.image_hash and BENCHMARKS.md). 0: identical hashes only; negative: off (no image
+    is read)."""
     near_duplicate_max_colour_difference: float = 4.0
     """Largest mean difference (0-255) of two near-duplicates' 4x4 colour thumbnails: planted
     copies measured at most 3.2 apart; the same shot in another colour, far more."""
