@@ -7,6 +7,7 @@ import logging
 from pathlib import Path
 
 from abo_vqa import abo
+from abo_vqa.determinism import deterministic_torch
 from abo_vqa.evaluate import (
     PREDICTION_COLUMNS,
     ModelPredictor,
@@ -34,6 +35,7 @@ def main() -> None:
     args = parser.parse_args()
 
     params = load_params(args.params)
+    deterministic_torch(params.model.cpu_threads)
     train_rows = read_csv(args.splits / "train.csv", required=QA_COLUMNS)
     test_rows = read_csv(args.splits / "test.csv", required=QA_COLUMNS)
     images_root = abo.images_dir(params.data.abo_root)

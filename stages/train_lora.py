@@ -15,6 +15,8 @@ from pathlib import Path
 from dvclive import Live
 
 from abo_vqa import abo
+from abo_vqa.cards import write_pipeline_card
+from abo_vqa.determinism import deterministic_torch
 from abo_vqa.evaluate import load_images
 from abo_vqa.io import read_csv, write_json
 from abo_vqa.models import load_vqa_model
@@ -47,6 +49,7 @@ def main() -> None:
     args = parser.parse_args()
 
     params = load_params(args.params)
+    deterministic_torch(params.model.cpu_threads)
     images_root = abo.images_dir(params.data.abo_root)
     train_files = [args.splits / "train.csv", args.splits / "val.csv"]
     train_rows, val_rows = (read_csv(path, required=QA_COLUMNS) for path in train_files)
@@ -65,7 +68,9 @@ def main() -> None:
         dtype=params.model.dtype,
         quantization_config=None
         if quantize_base == "none"
-        else bnb_config(QuantizeParams(method=quantize_base, double_quant=True)),
+        else bnb_config(
+            QuantizeParams(method=quantize_base, double_quant=True), family=params.model.family
+        ),
     )
     # dvcyaml/save_dvc_exp off: inside a stage DVCLive would otherwise rewrite the
     # project's dvc.yaml (doubling the plots) and warn. Only the main process opens DVCLive:
@@ -93,6 +98,7 @@ def main() -> None:
     if not is_main_process():
         return
     save_adapter(result, args.adapter)
+    write_pipeline_card(args.adapter, "adapter", params)
     write_json(args.metrics, result.metrics)
     finish_run(args.checkpoints)
     log.info(

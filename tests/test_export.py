@@ -91,11 +91,13 @@ def test_export_dataset_names_a_missing_split(tmp_path, capsys):
 
 FINAL_EVAL = {m: {"exact_match": {"mean": 0.5, "ci_low": 0.25, "ci_high": 0.75}, "n": 4}
               for m in ("finetuned", "quantized")}  # fmt: skip
-QUANTIZE = {"method": "nf4", "variants": {
+QUANTIZE = {"method": "nf4", "test_questions": 4, "variants": {
     "none": {"weight_bytes": 8_000_000, "size_ratio": 1.0, "exact_match": 0.5,
-             "exact_match_change": 0.0, "batch_latency_ratio_to_none": 1.0},
+             "memory_footprint_bytes": 8_000_000, "exact_match_change": 0.0,
+             "agreement_with_adapter": 4},
     "nf4": {"weight_bytes": 2_000_000, "size_ratio": 0.25, "exact_match": 0.45,
-            "exact_match_change": -0.05, "batch_latency_ratio_to_none": 0.9}}}  # fmt: skip
+            "memory_footprint_bytes": 2_000_000, "exact_match_change": -0.05,
+            "agreement_with_adapter": 3}}}  # fmt: skip
 
 
 @pytest.fixture
@@ -142,10 +144,11 @@ def test_the_exported_adapter_loads_with_peft_and_its_card_has_the_figures(train
     assert any(ours[k].abs().sum() > 0 for k in lora_keys)
     card = (out / "README.md").read_text()
     assert "library_name: peft" in card and f"base_model: {trained / 'base'}" in card
-    assert "r = 4, alpha = 8, dropout = 0.0, target_modules = ('query', 'value')" in card
+    assert "r = 4, alpha = 8, dropout = 0.0, target modules = query, value, bias = none" in card
     assert "| exact_match | 0.5000 [0.2500, 0.7500] | 0.5000 [0.2500, 0.7500] |" in card
     assert "quantized (nf4)" in card
-    assert "| nf4 | 2.00 | 0.250 | 0.4500 | -0.0500 | 0.900 |" in card
+    assert "| **nf4** (evaluated) | 2.00 | 0.25× | 2.00 | 45.0 | -5.0 | 3 of 4 |" in card
+    assert "This folder holds the LoRA adapter" in card
 
 
 def test_the_exported_merged_model_loads_with_from_pretrained(trained):
@@ -163,3 +166,30 @@ def test_export_model_names_a_missing_model(tmp_path, capsys):
         cli_main(["export", "model", str(tmp_path / "out"), "--params", str(params),
                   "--source", str(tmp_path / "nothing")])  # fmt: skip
     assert exit_info.value.code == 2 and "nothing: no model here" in capsys.readouterr().err
+
+
+def test_export_refuses_a_folder_that_holds_files_and_force_replaces_them(trained, capsys):
+    out = _export_model(trained, "adapter")
+    metrics = ["--final-eval", str(trained / "final.json"),
+               "--quantize-metrics", str(trained / "quantize.json")]  # fmt: skip
+    into_it_again = ["export", "model", str(out), "--params", str(trained / "params.yaml"),
+                     "--variant", "merged", "--source", str(trained / "merged"),
+                     *metrics]  # fmt: skip
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(into_it_again)
+    error = capsys.readouterr().err
+    assert exit_info.value.code == 2 and error.count("\n") == 1
+    assert f"{out}: not empty" in error and "--force" in error
+    assert (out / "adapter_config.json").is_file()  # untouched
+
+    assert cli_main([*into_it_again, "--force"]) == 0
+    # Replaced, not merged: nothing of the adapter is left beside the merged model.
+    assert not (out / "adapter_config.json").exists()
+    assert "This folder holds the fine-tuned model" in (out / "README.md").read_text()
+
+
+def test_the_card_says_the_data_was_synthetic_when_the_catalogue_was(trained):
+    (trained / "abo" / "README.md").write_text("# Embedded ABO sample (synthetic)\n")
+    out = _export_model(trained, "merged")
+    card = (out / "README.md").read_text()
+    assert "**Synthetic data.**" in card and "- synthetic" in card

@@ -103,8 +103,10 @@ def test_value_ranges_are_checked(tmp_path):
         load_params(write_params(tmp_path, {"split": {"train": 0.9}}))
     with pytest.raises(ParamsError, match=r"generate_qa\.question_types: unknown \['colour'\]"):
         load_params(write_params(tmp_path, {"generate_qa": {"question_types": ["colour"]}}))
-    with pytest.raises(ParamsError, match=r"quantize\.latency_rounds: must be positive"):
-        load_params(write_params(tmp_path, {"quantize": {"latency_rounds": 0}}))
+    with pytest.raises(ParamsError, match=r"quantize\.latency_rounds: must be >= 0"):
+        load_params(write_params(tmp_path, {"quantize": {"latency_rounds": -1}}))
+    with pytest.raises(ParamsError, match=r"model\.cpu_threads: must be at least 1"):
+        load_params(write_params(tmp_path, {"model": {"cpu_threads": 0}}))
     with pytest.raises(ParamsError, match=r"quantize\.latency_batch_size: must be positive"):
         load_params(write_params(tmp_path, {"quantize": {"latency_batch_size": 0}}))
 

@@ -119,6 +119,12 @@ class FakeVQAModel:
 
 WEIGHTS = {"none": 800, "bf16": 400, "nf4": 200}
 SCORES = {"none": 0.5, "bf16": 0.5, "nf4": 0.25}
+ANSWERS = {  # each variant's answers to ROWS; the adapter's are ADAPTER_ANSWERS
+    "none": ["red", "blue", "oak", "two"],
+    "bf16": ["red", "blue", "oak", "two"],
+    "nf4": ["red", "blue", "pine", "three"],
+}
+ADAPTER_ANSWERS = ["red", "blue", "oak", "two"]
 ROWS = [{"image_id": f"img-{i}", "question": f"what color is {i}?"} for i in range(4)]
 IMAGES = {row["image_id"]: object() for row in ROWS}
 
@@ -141,13 +147,16 @@ def measure(method="nf4", compare=("none", "nf4", "int8", "bf16"), rounds=3):
     params = QuantizeParams(
         method=method, compare=compare, latency_rounds=rounds, latency_batch_size=2
     )
+    scores = {tuple(ANSWERS[m]): SCORES[m] for m in ("nf4", "none")}
     return measure_variants(
         Path("unused"),
         params,
         family="blip",
         rows=ROWS,
         images=IMAGES,
-        exact_match=lambda vqa_model: SCORES[vqa_model.method],
+        answer=lambda vqa_model: ANSWERS[vqa_model.method],
+        exact_match=lambda answers: scores[tuple(answers)],
+        adapter_answers=ADAPTER_ANSWERS,
     )
 
 
@@ -167,6 +176,22 @@ def test_every_variant_gets_size_memory_latency_and_exact_match_against_the_unqu
         "batch_latency_ratio_to_none",
     } <= nf4.keys()
     assert results["none"]["batch_latency_ratio_to_none"] == 1.0
+
+
+def test_each_variant_counts_the_answers_it_shares_with_the_adapter(predict_calls):
+    results = measure()
+    assert results["none"]["agreement_with_adapter"] == 4  # a merge keeps every answer
+    assert results["nf4"]["agreement_with_adapter"] == 2  # quantization changed two
+    assert results["nf4"]["agreement_rate"] == 0.5
+
+
+def test_by_default_nothing_is_timed_so_every_figure_is_reproducible(predict_calls):
+    results = measure(rounds=0)
+    assert predict_calls == []  # no latency batches
+    measured_keys = {key for result in results.values() for key in result}
+    assert not any(key.startswith("batch_latency") for key in measured_keys)
+    assert "peak_memory_bytes" not in measured_keys
+    assert results["nf4"]["exact_match_change"] == -0.25
 
 
 def test_the_latency_batches_of_the_variants_are_interleaved(predict_calls):

@@ -338,7 +338,9 @@ def test_recipe_trains_quantizes_and_answers_on_a_tiny_model_of_its_class(name, 
     config = (
         None
         if quantize_base == "none"
-        else bnb_config(QuantizeParams(method=quantize_base, double_quant=True))
+        else bnb_config(
+            QuantizeParams(method=quantize_base, double_quant=True), family=params.model.family
+        )
     )
     vqa = built.load(quantization_config=config)
     assert type(vqa.model).__name__ == built.model_class
@@ -386,7 +388,7 @@ def test_recipe_trains_quantizes_and_answers_on_a_tiny_model_of_its_class(name, 
         merged.model.save_pretrained(str(tmp_path / "merged"))
         quantized = built.load(
             tmp_path / "merged",
-            quantization_config=bnb_config(params.quantize),
+            quantization_config=bnb_config(params.quantize, family=params.model.family),
             dtype="bfloat16" if params.quantize.method == "bf16" else "float32",
         )
     else:

@@ -59,7 +59,7 @@ def test_the_per_type_table_shows_every_type_of_open_data_with_its_count():
 # --- quantization trade-off -----------------------------------------------------------------------
 
 
-def variant(weights, em, change, median, low, high, ratio):
+def variant(weights, em, change, median, low, high, ratio, agree=350):
     return {
         "weight_bytes": weights,
         "size_ratio": round(weights / 8_000_000, 4),
@@ -67,6 +67,7 @@ def variant(weights, em, change, median, low, high, ratio):
         "peak_memory_bytes": 2 * weights,
         "exact_match": em,
         "exact_match_change": change,
+        "agreement_with_adapter": agree,
         "batch_latency_median_s": median,
         "batch_latency_min_s": low,
         "batch_latency_max_s": high,
@@ -79,17 +80,18 @@ QUANTIZE = {
     "double_quant": True,
     "latency_batch_size": 32,
     "latency_rounds": 5,
+    "test_questions": 350,
     "variants": {  # as metrics/quantize.json holds them: sorted by name
         "bf16": {"skipped": "bf16 | matmuls are slow on this CPU"},
         "int8": {"error": "RuntimeError: int8 kernel missing"},
-        "nf4": variant(2_000_000, 0.3314, 0.0143, 0.0671, 0.0602, 0.0912, 0.9321),
+        "nf4": variant(2_000_000, 0.3314, 0.0143, 0.0671, 0.0602, 0.0912, 0.9321, agree=341),
         "none": variant(8_000_000, 0.3171, 0.0, 0.0726, 0.0701, 0.0811, 1.0),
     },
 }
 
 
-def quantization_lines():
-    text = comparison_markdown({"base": summary(0.5)}, order=("base",), quantization=QUANTIZE)
+def quantization_lines(quantization=QUANTIZE):
+    text = comparison_markdown({"base": summary(0.5)}, order=("base",), quantization=quantization)
     return text[text.index("## Quantization trade-off") :].splitlines()
 
 
@@ -102,25 +104,38 @@ def test_the_trade_off_table_has_a_row_per_variant_reference_first_and_marks_the
         "| **nf4** (evaluated)",
     ]
     assert rows[3] == (
-        "| **nf4** (evaluated) | 2.00 | 0.25× | 1.98 | 4.00 | 0.0671 | 0.0602–0.0912 | 0.93× "
-        "| 33.1 | +1.4 |"
+        "| **nf4** (evaluated) | 2.00 | 0.25× | 1.98 | 33.1 | +1.4 | 341 of 350 | 4.00 | 0.0671 "
+        "| 0.0602–0.0912 | 0.93× |"
     )
-    assert rows[0].endswith("| 0.0726 | 0.0701–0.0811 | 1.00× | 31.7 | +0.0 |")
+    assert rows[0].endswith("| 31.7 | +0.0 | 350 of 350 | 16.00 | 0.0726 | 0.0701–0.0811 | 1.00× |")
 
 
 def test_a_failed_or_skipped_variant_shows_its_reason_and_no_figures():
     rows = {line.split(" | ")[0]: line for line in quantization_lines() if line.startswith("| ")}
     assert (
-        rows["| int8"] == "| int8 | failed: RuntimeError: int8 kernel missing" + " | –" * 8 + " |"
+        rows["| int8"] == "| int8 | failed: RuntimeError: int8 kernel missing" + " | –" * 9 + " |"
     )
     # A "|" in the reason must not split the cell.
     assert rows["| bf16"].startswith(r"| bf16 | skipped: bf16 \| matmuls are slow on this CPU | –")
 
 
-def test_the_caption_says_how_latency_was_measured():
-    caption = " ".join(quantization_lines())
-    assert "one batch of 32 test questions over 5 rounds after a warm-up" in caption
+def test_the_caption_says_how_latency_was_measured_and_on_what():
+    caption = " ".join(quantization_lines({**QUANTIZE, "timing_device": "CPU (1 torch threads)"}))
+    assert "on CPU (1 torch threads) of one batch of 32 test questions over 5 rounds" in caption
     assert "4-bit with double quantization" in caption
+
+
+def test_without_timing_the_table_has_only_exact_columns_and_says_why():
+    untimed = {k: v for k, v in QUANTIZE.items() if not k.startswith("latency")}
+    lines = quantization_lines(untimed)
+    header = next(line for line in lines if line.startswith("| variant"))
+    assert "latency" not in header and "peak memory" not in header
+    assert header.endswith("| answers as the adapter's |")
+    nf4 = next(line for line in lines if line.startswith("| **nf4**"))
+    assert nf4.endswith("| 33.1 | +1.4 | 341 of 350 |")
+    assert "Latency and peak memory were not measured (quantize.latency_rounds: 0)" in " ".join(
+        lines
+    )
 
 
 def test_no_trade_off_section_without_the_quantize_metrics():

@@ -292,9 +292,11 @@ QUANTIZE = {
     "double_quant": False,
     "latency_batch_size": 16,
     "latency_rounds": 7,
+    "test_questions": 350,
     "variants": {
         "fp4": {"error": "OSError: <no fp4 kernel> in libbitsandbytes"},
         "int8": {
+            "agreement_with_adapter": 338,
             "weight_bytes": 3_000_000,
             "size_ratio": 0.375,
             "memory_footprint_bytes": 2_900_000,
@@ -337,15 +339,16 @@ def test_the_report_shows_the_trade_off_of_every_variant():
         "3.00",
         "0.38×",
         "2.90",
+        "32.3",
+        "+0.6",
+        "338 of 350",
         "4.25",
         "0.105",
         "0.1–0.2",
         "1.45×",
-        "32.3",
-        "+0.6",
     ]
     none_cells = re.findall(r"<td[^>]*>(.*?)</td>", rows["none"])
-    assert none_cells == ["8.00", "1.00×", "7.90", "–", "0.0726", "–", "–", "31.7", "+0.0"]
+    assert none_cells == ["8.00", "1.00×", "7.90", "31.7", "+0.0", "–", "–", "0.0726", "–", "–"]
     assert "one batch of 16 test questions over 7 rounds" in html
     assert "double quantization" not in html
 
@@ -359,7 +362,7 @@ def test_the_evaluated_variant_is_marked_and_no_other():
 def test_a_failed_variant_shows_its_escaped_reason_across_the_row_and_no_number():
     cells = quantization_rows(quantization_table_html(QUANTIZE))["fp4"]
     assert cells == (
-        '<td class="skipped" colspan="9">'
+        '<td class="skipped" colspan="10">'
         "failed: OSError: &lt;no fp4 kernel&gt; in libbitsandbytes</td>"
     )
 

@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 from abo_vqa.io import InputError
 from abo_vqa.stage import INPUT_ERROR_EXIT_STATUS, report_input_errors, run_stage
@@ -56,24 +57,85 @@ def test_the_traceback_can_be_asked_for(monkeypatch):
         run_stage(bad_input)
 
 
-def test_a_stage_that_imported_torch_runs_it_with_fixed_threads_and_deterministic_ops():
+def test_deterministic_torch_fixes_the_thread_count_and_the_ops():
     import torch
 
-    from abo_vqa.stage import TORCH_THREADS
+    from abo_vqa.determinism import deterministic_torch
 
     previous = (torch.get_num_threads(), torch.are_deterministic_algorithms_enabled())
-    seen = []
-    torch.set_num_threads(TORCH_THREADS + 1)
     try:
-        run_stage(
-            lambda: seen.append(
-                (torch.get_num_threads(), torch.are_deterministic_algorithms_enabled())
-            )
-        )
+        deterministic_torch(3)
+        assert (torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()) == (3, True)
     finally:
         torch.set_num_threads(previous[0])
         torch.use_deterministic_algorithms(previous[1])
-    assert seen == [(TORCH_THREADS, True)]
+
+
+STAGES = sorted((REPO / "stages").glob("*.py"))
+DVC_STAGES = yaml.safe_load((REPO / "dvc.yaml").read_text())["stages"]
+
+
+def imports_ended(script: Path) -> list[str]:
+    """The modules `script --help` imports, in the order their imports ended."""
+    result = subprocess.run(
+        [sys.executable, "-X", "importtime", str(script), "--help"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return [line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()]
+
+
+@pytest.mark.parametrize("script", STAGES, ids=lambda path: path.stem)
+def test_every_stage_caps_the_instruction_set_before_torch_and_fixes_its_threads(script):
+    # The cap (abo_vqa.determinism) is read once, when torch loads: a stage that loaded torch
+    # before abo_vqa would run AVX-512 kernels on a machine that has them, and its results would
+    # differ from every other machine's. An import is listed when it ends, and the abo_vqa
+    # package's own import (its __init__, which sets the cap) ends before any of its modules
+    # loads torch: so "torch" listed before "abo_vqa" means torch came first.
+    imported = imports_ended(script)
+    order = [name for name in imported if name in ("abo_vqa", "torch")]
+    assert order and order[0] == "abo_vqa", f"{script.name} imports torch before abo_vqa"
+    runs_a_model = "models/base" in DVC_STAGES[script.stem]["deps"]
+    calls = "deterministic_torch(params.model.cpu_threads)" in script.read_text()
+    assert calls == runs_a_model, f"{script.name}: threads not fixed from the params"
+
+
+def test_the_cap_is_checked_where_it_was_wanted_but_came_too_late(monkeypatch):
+    import torch
+
+    from abo_vqa import determinism
+
+    monkeypatch.setattr(determinism, "cap_wanted", lambda: True)
+    monkeypatch.setenv("ATEN_CPU_CAPABILITY", "avx2")
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
+    with pytest.raises(RuntimeError, match="torch was imported before abo_vqa"):
+        determinism.check_instruction_set()
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX2")
+    determinism.check_instruction_set()
+
+
+def test_the_cap_leaves_what_the_user_set_and_can_be_switched_off(monkeypatch):
+    from abo_vqa import determinism
+
+    monkeypatch.setattr(determinism, "cpu_has_avx2", lambda: True)
+    assert determinism.cap_wanted({})
+    assert not determinism.cap_wanted({"ABO_VQA_CPU_ISA": "native"})
+    with pytest.raises(ValueError, match="ABO_VQA_CPU_ISA='avx512': expected avx2 or native"):
+        determinism.cap_wanted({"ABO_VQA_CPU_ISA": "avx512"})
+    for name in determinism.AVX2_CAP:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MKL_ENABLE_INSTRUCTIONS", "SSE4_2")
+    determinism.cap_instruction_set()
+    assert os.environ["ATEN_CPU_CAPABILITY"] == "avx2"
+    assert os.environ["MKL_ENABLE_INSTRUCTIONS"] == "SSE4_2"  # the user's choice stands
+
+
+def test_a_machine_without_avx2_is_never_capped(monkeypatch):
+    from abo_vqa import determinism
+
+    monkeypatch.setattr(determinism, "cpu_has_avx2", lambda: False)
+    assert not determinism.cap_wanted({})
 
 
 def _run_baseline_eval(
@@ -129,3 +191,30 @@ def test_cli_and_stages_share_one_edge(capsys):
         report_input_errors("abo-vqa predict", bad_input)
     assert exit_info.value.code == INPUT_ERROR_EXIT_STATUS
     assert capsys.readouterr().err == "abo-vqa predict: error: q.csv: line 3 broken\n"
+
+
+def test_a_librarys_repeated_message_is_shown_once_and_the_stages_own_lines_all(tmp_path):
+    script = tmp_path / "noisy_stage.py"
+    script.write_text(
+        "import logging, warnings\n"
+        "from abo_vqa.stage import run_stage\n"
+        "def main():\n"
+        "    for step in range(50):\n"
+        "        logging.getLogger('bitsandbytes.autograd').warning('inputs will be cast')\n"
+        "        warnings.warn('deprecated thing', FutureWarning)\n"
+        "        logging.getLogger('noisy_stage').info('step %d', step)\n"
+        "    logging.getLogger('abo_vqa.train').info('done')\n"
+        "run_stage(main)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, check=True
+    )
+    lines = result.stderr.splitlines()
+    assert lines.count("WARNING bitsandbytes.autograd: inputs will be cast") == 1
+    assert sum("FutureWarning: deprecated thing" in line for line in lines) == 1
+    assert sum(line.startswith("INFO noisy_stage: step ") for line in lines) == 50
+    assert "INFO abo_vqa.train: done" in lines
+    assert (
+        lines[-1]
+        == "INFO noisy_stage: 49 repeats of library messages not shown (each was shown once)"
+    )

@@ -21,14 +21,18 @@ from tiny_models import build_tiny_test_blip
 from abo_vqa.answers import normalize_reference
 from abo_vqa.evaluate import QuestionOnlyBaseline
 from abo_vqa.models import load_vqa_model
-from abo_vqa.models.blip import ANSWER_EMBEDDINGS, QUESTION_EMBEDDINGS, BlipVQAModel
+from abo_vqa.models.blip import (
+    ANSWER_EMBEDDINGS,
+    QUESTION_EMBEDDINGS,
+    TIED_OUTPUT_HEAD,
+    BlipVQAModel,
+)
 from abo_vqa.models.lora import attach_adapter, bnb_config
 from abo_vqa.models.vocab import (
     adopt_vocabulary,
     frequent_question_words,
     grow_for_answers,
     is_one_token,
-    tie_new_token_rows,
     trainable_token_rows,
     words_to_add,
 )
@@ -127,7 +131,8 @@ def test_a_model_without_a_growable_vocabulary_is_left_alone():
 def test_the_adapter_and_its_merge_answer_alike_although_peft_drops_the_head_bias():
     # Regression: PEFT's trainable-token layer computes the wrapped output head without its
     # bias, while the merged model used it again: 10 of 350 answers of the embedded default
-    # differed between the fine-tuned adapter and its merge. The head's bias is now zero in both.
+    # differed between the fine-tuned adapter and its merge. The merge now leaves the bias out
+    # too, and keeps the head's trained rows apart from the decoder embeddings' trained rows.
     from peft import get_peft_model
 
     from abo_vqa.train import lora_config
@@ -142,13 +147,19 @@ def test_the_adapter_and_its_merge_answer_alike_although_peft_drops_the_head_bia
     vqa.model = get_peft_model(
         vqa.model, lora_config(LoraParams(), vqa.lora_exclude_modules, trainable_token_indices=rows)
     )
-    tie_new_token_rows(vqa)
-    wrapped = vqa.model.base_model.model.text_decoder.cls.predictions.decoder
+    blip = vqa.model.base_model.model
+    with torch.no_grad():  # the two layers' rows of one token, trained apart
+        blip.get_submodule(TIED_OUTPUT_HEAD).token_adapter.trainable_tokens_delta["default"] += 1
     with torch.no_grad():
-        adapter_logits = wrapped(hidden)
-        assert torch.allclose(adapter_logits[:, : without_bias.shape[1]], without_bias, atol=1e-5)
-        merged = vqa.model.merge_and_unload().text_decoder.cls.predictions.decoder
-        assert torch.allclose(merged(hidden), adapter_logits, atol=1e-6)
+        adapter_logits = blip.get_submodule(TIED_OUTPUT_HEAD)(hidden)
+        token_ids = torch.tensor([new_ids])
+        adapter_embeddings = blip.get_submodule(ANSWER_EMBEDDINGS)(token_ids)
+        kept = adapter_logits[:, : without_bias.shape[1]]
+        assert not torch.allclose(kept, without_bias, atol=1e-5)  # trained rows changed
+        vqa.merge_adapter()
+        merged = vqa.model
+        assert torch.allclose(merged.get_submodule(TIED_OUTPUT_HEAD)(hidden), adapter_logits)
+        assert torch.equal(merged.get_submodule(ANSWER_EMBEDDINGS)(token_ids), adapter_embeddings)
 
 
 def _noise_images(count: int, seed: int) -> list[Image.Image]:
@@ -236,9 +247,8 @@ def test_new_answer_words_are_trained_saved_reloaded_merged_and_quantized(tmp_pa
     merge_adapter(reloaded).save(tmp_path / "merged")
     merged = load_vqa_model(str(tmp_path / "merged"), dtype="float32")
     assert merged.predict(unseen, questions) == answers
-    nf4 = load_vqa_model(
-        str(tmp_path / "merged"), quantization_config=bnb_config(QuantizeParams(method="nf4"))
-    )
+    config = bnb_config(QuantizeParams(method="nf4"), family="blip")
+    nf4 = load_vqa_model(str(tmp_path / "merged"), quantization_config=config)
     assert nf4.predict(unseen, questions) == answers
 
 

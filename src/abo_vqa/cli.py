@@ -221,28 +221,31 @@ def cmd_export(args: argparse.Namespace) -> int:
             model=model,
             verification=read_json(args.qa_metrics).get("verification"),
             source=params.data.abo_root,
+            force=args.force,
         )
         print(f"{args.out}: " + ", ".join(f"{n} {k}" for k, n in counts.items()) + " pairs")
     else:
+        from abo_vqa.cards import is_synthetic_catalogue, lora_text
         from abo_vqa.export import (
             MODEL_VARIANTS,
             check_model_folder,
             export_model,
-            model_card,
+            export_model_card,
         )
 
         source = Path(args.source or MODEL_VARIANTS[args.variant])
         check_model_folder(source)  # before the metrics: the likelier thing to be missing
-        card = model_card(
+        card = export_model_card(
             variant=args.variant,
             family=params.model.family,
             base_model=params.model.base,
-            lora={k: getattr(params.lora, k) for k in ("r", "alpha", "dropout",
-                                                       "target_modules", "bias")},
+            lora=lora_text(params.lora),
+            max_new_tokens=params.model.max_new_tokens,
+            synthetic=is_synthetic_catalogue(params.data.abo_root),
             final_eval=read_json(args.final_eval),
             quantize=read_json(args.quantize_metrics),
-        )  # fmt: skip
-        files = export_model(source, Path(args.out), card)
+        )
+        files = export_model(source, Path(args.out), card, force=args.force)
         print(f"{args.out}: {args.variant} ({len(files)} files) + README.md model card")
     return 0
 
@@ -317,6 +320,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--source", default="", help="(model) folder to copy, default by variant")
     export.add_argument("--final-eval", default="metrics/final_eval.json", help="(model)")
     export.add_argument("--quantize-metrics", default="metrics/quantize.json", help="(model)")
+    export.add_argument(
+        "--force", action="store_true", help="replace what OUT holds (refused otherwise)"
+    )
     export.set_defaults(run=cmd_export)
 
     recipe = commands.add_parser(

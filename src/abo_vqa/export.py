@@ -6,8 +6,12 @@ the QA columns) and a README dataset card. ``datasets.load_dataset("parquet", da
 loads it, and so does the Hub once the folder is uploaded.
 
 `export_model` copies the LoRA adapter, the merged model or the quantized model and writes a
-model card: base model, LoRA settings, test metrics with their 95% bootstrap intervals and the
-quantization trade-off table, all read from the pipeline's params and metrics files.
+model card (`abo_vqa.cards`): what the folder holds, the standard code that loads it, base model,
+LoRA settings, test metrics with their 95% bootstrap intervals and the quantization trade-off
+table, all read from the pipeline's params and metrics files.
+
+Both refuse a folder that is not empty unless told to replace what it holds (`force`): a second
+export into the same folder would otherwise mix two models under one card.
 
 Neither needs a network. Publishing is one command of the Hugging Face CLI, e.g.
 ``huggingface-cli upload <user>/<repo> OUT . --repo-type dataset``.
@@ -21,23 +25,17 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from abo_vqa.cards import (
+    ABO_LICENSE,
+    ABO_URL,
+    card_text,
+    is_synthetic_catalogue,
+    model_card,
+)
 from abo_vqa.io import InputError, read_csv
 
 SPLIT_FILES: dict[str, str] = {"train": "train.csv", "validation": "val.csv", "test": "test.csv"}
 """Hugging Face split name → the split stage's file."""
-
-ABO_LICENSE = "cc-by-nc-4.0"
-ABO_CITATION = """@inproceedings{collins2022abo,
-  title     = {{ABO}: Dataset and Benchmarks for Real-World {3D} Object Understanding},
-  author    = {Collins, Jasmine and Goel, Shubham and Deng, Kenan and Luthra, Achleshwar and
-               Xu, Leon and Gundogdu, Erhan and Zhang, Xi and Yago Vicente, Tomas F. and
-               Dideriksen, Thomas and Arora, Himanshu and Guillaumin, Matthieu and
-               Malik, Jitendra},
-  booktitle = {Proceedings of the IEEE/CVF Conference on Computer Vision and Pattern
-               Recognition (CVPR)},
-  year      = {2022}
-}"""
-ABO_URL = "https://amazon-berkeley-objects.s3.amazonaws.com/index.html"
 
 MODEL_VARIANTS: dict[str, str] = {
     "adapter": "models/adapter",
@@ -57,12 +55,6 @@ def _require_datasets() -> Any:
     return datasets
 
 
-def _card(header: Sequence[str], body: Sequence[str]) -> str:
-    """A card's text: YAML header, body, then ABO's citation (every card ends with it)."""
-    citation = ["", "```bibtex", ABO_CITATION, "```", ""]
-    return "\n".join(header) + "\n\n" + "\n".join([*body, *citation])
-
-
 # --- dataset -----------------------------------------------------------------------------------
 
 
@@ -80,9 +72,11 @@ def dataset_card(
     model: str,
     verification: Mapping[str, Any] | None,
     source: str = "",
+    synthetic: bool = False,
 ) -> str:
     """The README of the dataset folder (Hub card metadata in its YAML header); `source` names
-    the catalogue folder the pipeline read (`data.abo_root`)."""
+    the catalogue folder the pipeline read (`data.abo_root`), `synthetic` says abo-vqa generated
+    it (the embedded sample)."""
     total = sum(len(rows) for rows in splits.values())
     types = sorted({row["question_type"] for rows in splits.values() for row in rows})
     header = [
@@ -119,6 +113,16 @@ def dataset_card(
         "catalogue, built by the abo-vqa pipeline. Each row holds one image, one question, its "
         "one-word answer and the question type; splits never share an image or a product.",
         "",
+        *(
+            [
+                "**Synthetic data.** Built from the embedded sample, a small catalogue abo-vqa "
+                "generates in ABO's format so that the pipeline runs offline: its listings and "
+                "images are not ABO's.",
+                "",
+            ]
+            if synthetic
+            else []
+        ),
         f"- Source catalogue: `{source}` (`data.abo_root`)." if source else "",
         f"- Curated by: provider `{provider}`, model `{model}`.",
         f"- Verification: {verified}",
@@ -148,7 +152,7 @@ def dataset_card(
         "Commons Attribution-NonCommercial 4.0 International licence (CC BY-NC 4.0): this "
         "derived dataset carries the same licence and is for non-commercial use. Cite ABO:",
     ]
-    return _card(header, body)
+    return card_text(header, body)
 
 
 def read_splits(splits_dir: Path) -> dict[str, list[dict[str, str]]]:
@@ -171,8 +175,10 @@ def export_dataset(
     model: str,
     verification: Mapping[str, Any] | None = None,
     source: str = "",
+    force: bool = False,
 ) -> dict[str, int]:
-    """Write the dataset folder; returns the pairs per split."""
+    """Write the dataset folder (`out` empty, or emptied with `force`); returns the pairs per
+    split."""
     datasets = _require_datasets()
     datasets.disable_progress_bars()
     features = datasets.Features(
@@ -188,7 +194,8 @@ def export_dataset(
         }
     )
     out = Path(out)
-    (out / "data").mkdir(parents=True, exist_ok=True)
+    prepare_output_folder(out, force=force)
+    (out / "data").mkdir()
     counts = {}
     for name, rows in splits.items():
         columns: dict[str, list[Any]] = {key: [] for key in features}
@@ -206,7 +213,12 @@ def export_dataset(
         table.to_parquet(str(out / "data" / f"{name}-00000-of-00001.parquet"))
         counts[name] = len(rows)
     card = dataset_card(
-        splits, provider=provider, model=model, verification=verification, source=source
+        splits,
+        provider=provider,
+        model=model,
+        verification=verification,
+        source=source,
+        synthetic=bool(source) and is_synthetic_catalogue(source),
     )
     (out / "README.md").write_text(card, encoding="utf-8")
     return counts
@@ -237,98 +249,42 @@ def _metric_rows(final_eval: Mapping[str, Any], method: str) -> list[str]:
     return rows
 
 
-def _quantization_rows(quantize: Mapping[str, Any]) -> list[str]:
-    rows = [
-        "| variant | weights (MB) | size ratio | exact match | change | latency ratio |",
-        "|---|---|---|---|---|---|",
-    ]
-    for name, v in sorted(quantize.get("variants", {}).items()):
-        if "exact_match" not in v:  # a variant this machine could not run
-            rows.append(f"| {name} | – | – | – | – | – |")
-            continue
-        rows.append(
-            f"| {name} | {v['weight_bytes'] / 1e6:.2f} | {v['size_ratio']:.3f} | "
-            f"{v['exact_match']:.4f} | {v['exact_match_change']:+.4f} | "
-            f"{v['batch_latency_ratio_to_none']:.3f} |"
-        )
-    return rows
-
-
-def model_card(
+def export_model_card(
     *,
     variant: str,
     family: str,
     base_model: str,
-    lora: Mapping[str, Any],
+    lora: str,
+    max_new_tokens: int,
+    synthetic: bool,
     final_eval: Mapping[str, Any],
     quantize: Mapping[str, Any],
 ) -> str:
-    """The README of the model folder (Hub card metadata in its YAML header)."""
-    library = "peft" if variant == "adapter" else "transformers"
-    load = {
-        "adapter": [
-            "from peft import PeftModel",
-            "from transformers import BlipForQuestionAnswering",
-            f'base = BlipForQuestionAnswering.from_pretrained("{base_model}")',
-            'model = PeftModel.from_pretrained(base, "THIS_FOLDER")',
-        ],
-        "merged": [
-            "from transformers import BlipForQuestionAnswering",
-            'model = BlipForQuestionAnswering.from_pretrained("THIS_FOLDER")',
-        ],
-        "quantized": [
-            "from transformers import BlipForQuestionAnswering",
-            "# the quantization config is stored in config.json; bitsandbytes must be installed",
-            'model = BlipForQuestionAnswering.from_pretrained("THIS_FOLDER")',
-        ],
-    }[variant]
-    if family != "blip":
-        load = [line.replace("BlipForQuestionAnswering", "AutoModel") for line in load]
-    lora_text = ", ".join(f"{k} = {v}" for k, v in lora.items())
-    header = [
-        "---",
-        f"license: {ABO_LICENSE}",
-        f"base_model: {base_model}",
-        f"library_name: {library}",
-        "pipeline_tag: visual-question-answering",
-        "tags:\n- lora\n- vqa\n- amazon-berkeley-objects",
-        "---",
-    ]
-    body = [
-        f"# abo-vqa {variant}",
-        "",
-        f"A {family} visual question answering model fine-tuned with LoRA on the abo-vqa "
-        "dataset (one-word answers about product images of the Amazon Berkeley Objects "
-        f"catalogue). This folder holds the {variant}"
-        + (" (load it onto the base model)." if variant == "adapter" else "."),
-        "",
-        f"- Base model: `{base_model}`"
-        + (
-            " (a local folder: publish it too, or put its hub id in `base_model` above)"
-            if "/" in base_model and Path(base_model).exists()
-            else ""
-        ),
-        f"- LoRA: {lora_text}",
-        "",
-        "```python",
-        *load,
-        "```",
-        "",
+    """The published model card: `cards.model_card` with the test metrics and the quantization
+    trade-off table."""
+    from abo_vqa.report import quantization_markdown
+
+    method = str(quantize.get("method", "?"))
+    metrics = [
         "## Test metrics (mean [95% bootstrap interval])",
         "",
-        *_metric_rows(final_eval, str(quantize.get("method", "?"))),
-        "",
-        "## Quantization trade-off (test split)",
-        "",
-        *_quantization_rows(quantize),
-        "",
-        "Size ratio and latency ratio are relative to the unquantized merged model (`none`).",
-        "",
-        "## Licence",
-        "",
-        "Trained on data derived from ABO (CC BY-NC 4.0): non-commercial use. Cite ABO:",
+        *_metric_rows(final_eval, method),
     ]
-    return _card(header, body)
+    trade_off = (
+        quantization_markdown(quantize)
+        .rstrip("\n")
+        .replace("## Quantization trade-off", "## Quantization trade-off (test split)", 1)
+    )
+    return model_card(
+        variant=variant,
+        family=family,
+        base_model=base_model,
+        lora=lora,
+        max_new_tokens=max_new_tokens,
+        synthetic=synthetic,
+        quantization_method=method if variant == "quantized" else "",
+        sections=["\n".join(metrics), trade_off],
+    )
 
 
 def check_model_folder(source: Path) -> None:
@@ -337,19 +293,38 @@ def check_model_folder(source: Path) -> None:
         raise InputError(f"{source}: no model here (run `dvc repro` or `dvc pull` first)")
 
 
-def export_model(source: Path, out: Path, card: str) -> list[str]:
-    """Copy the model folder `source` to `out` with `card` as its README; returns the files."""
+def prepare_output_folder(out: Path, *, force: bool) -> None:
+    """Make `out` an empty folder; one that holds files already is an InputError, unless `force`
+    (its contents are then deleted, never merged with the new ones)."""
+    out = Path(out)
+    if out.is_file():
+        raise InputError(f"{out}: a file, not a folder")
+    held = sorted(path.name for path in out.iterdir()) if out.is_dir() else []
+    if held and not force:
+        shown = ", ".join(held[:3]) + (", ..." if len(held) > 3 else "")
+        raise InputError(
+            f"{out}: not empty ({len(held)} entries: {shown}); export into an empty folder, "
+            "or pass --force to replace what it holds"
+        )
+    if held:
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+
+
+def export_model(source: Path, out: Path, card: str, *, force: bool = False) -> list[str]:
+    """Copy the model folder `source` to `out` (empty, or emptied with `force`) with `card` as its
+    README; returns the files copied."""
     source = Path(source)
     check_model_folder(source)
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
+    prepare_output_folder(out, force=force)
     copied = []
     for path in sorted(source.iterdir()):
         if path.name == "README.md":  # replaced by our card
             continue
         target = out / path.name
         if path.is_dir():
-            shutil.copytree(path, target, dirs_exist_ok=True)
+            shutil.copytree(path, target)
         else:
             shutil.copy2(path, target)
         copied.append(path.name)

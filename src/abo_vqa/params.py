@@ -464,6 +464,14 @@ class ModelParams:
     dtype: Literal["auto", "float32", "bfloat16", "float16"] = "auto"
     """auto = float32 on CPU, bfloat16 (or float16) on CUDA."""
     max_new_tokens: int = 5
+    cpu_threads: int = 1
+    """torch's intra-op threads in every model stage. Part of the result: a sum split over more
+    threads adds up in another order, so each count gives its own (reproducible) numbers. More
+    threads are faster on a many-core CPU (bench/bench_train_threads.py measures it); the
+    committed metrics come from 1."""
+
+    def __post_init__(self) -> None:
+        check(self.cpu_threads >= 1, "model.cpu_threads", "must be at least 1")
 
 
 @dataclass(frozen=True)
@@ -581,14 +589,16 @@ class QuantizeParams:
     metrics/quantize.json; empty to measure only `method`."""
     latency_batch_size: int = 32
     """Test questions in the one batch whose prediction time is the variants' latency."""
-    latency_rounds: int = 5
-    """Timed rounds of that batch per variant, after one warm-up round. The variants take turns
-    within each round, so load from other jobs hits them alike; the report shows the median and
-    the min–max over the rounds."""
+    latency_rounds: int = 0
+    """Timed rounds of that batch per variant, after one warm-up round; 0 measures neither
+    latency nor peak memory. Off by default: wall-clock figures differ between machines and
+    runs, and in metrics/quantize.json they would make every machine's dvc.lock differ. The
+    variants take turns within each round, so load from other jobs hits them alike; the report
+    shows the median and the min–max over the rounds, and what ran them."""
 
     def __post_init__(self) -> None:
         check(self.latency_batch_size > 0, "quantize.latency_batch_size", "must be positive")
-        check(self.latency_rounds > 0, "quantize.latency_rounds", "must be positive")
+        check(self.latency_rounds >= 0, "quantize.latency_rounds", "must be >= 0 (0: off)")
 
 
 @dataclass(frozen=True)

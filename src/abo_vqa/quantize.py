@@ -15,7 +15,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -30,8 +30,9 @@ log = logging.getLogger(__name__)
 
 
 def merge_adapter(vqa_model: Any) -> Any:
-    """Fold the LoRA weights into the base weights (the model then needs no peft at load)."""
-    vqa_model.model = vqa_model.model.merge_and_unload()
+    """Fold the LoRA weights (and trained token rows) into the base weights, so that the model
+    needs no peft at load and answers as the adapter did; returns `vqa_model`."""
+    vqa_model.merge_adapter()
     return vqa_model
 
 
@@ -40,9 +41,8 @@ def load_variant(merged_dir: Path, params: QuantizeParams, family: str) -> Any:
     from abo_vqa.models import load_vqa_model
 
     dtype = "bfloat16" if params.method == "bf16" else "float32"
-    return load_vqa_model(
-        str(merged_dir), family=family, dtype=dtype, quantization_config=bnb_config(params)
-    )
+    config = bnb_config(params, family=family)
+    return load_vqa_model(str(merged_dir), family=family, dtype=dtype, quantization_config=config)
 
 
 def directory_size(path: Path) -> int:
@@ -172,41 +172,36 @@ def measure_variants(
     family: str,
     rows: Sequence[Mapping[str, str]],
     images: Mapping[str, Image.Image],
-    exact_match: Callable[[Any], float],
+    answer: Callable[[Any], list[str]],
+    exact_match: Callable[[Sequence[str]], float],
+    adapter_answers: Sequence[str],
 ) -> dict[str, dict[str, Any]]:
-    """Size on disk, memory footprint, peak memory, batch latency and exact match of every
-    compared variant.
+    """Size on disk, memory footprint, exact match and agreement with the adapter of every
+    compared variant; with `params.latency_rounds` > 0 also peak memory and batch latency.
 
-    `exact_match(vqa_model) -> float` scores a model on `rows`; changes are reported against
-    the unquantized merged model ("none"). Peak memory covers loading the variant and scoring
-    it (see `peak_memory`). Latency is one batch of `params.latency_batch_size`
-    rows, timed `params.latency_rounds` times per variant, interleaved (see
-    `interleaved_latencies`), so every variant stays loaded until the timing ends. A compared
-    variant that fails to load or run gets `{"error": reason}` instead of figures; the reference
-    and `params.method` must succeed. The `batch_latency_*` and `peak_memory_bytes` fields vary
-    run to run; the rest is exact.
+    `answer(vqa_model)` gives a model's raw answers to `rows`, `exact_match(answers)` scores
+    them; changes are reported against the unquantized merged model ("none"), and
+    `agreement_with_adapter` counts the answers equal to `adapter_answers` (the fine-tuned
+    adapter's): a merge or quantization that silently changed the model shows there. Peak memory
+    covers loading the variant and scoring it (see `peak_memory`). Latency is one batch of
+    `params.latency_batch_size` rows, timed `params.latency_rounds` times per variant,
+    interleaved (see `interleaved_latencies`). A compared variant that fails to load or run gets
+    `{"error": reason}` instead of figures; the reference and `params.method` must succeed.
+    Timings and peak memory vary with the machine and the run; everything else is exact.
     """
     methods = list(dict.fromkeys([UNQUANTIZED, *params.compare, params.method]))
-    batch = list(rows[: params.latency_batch_size])
-    batch_images = [images[row["image_id"]] for row in batch]
-    batch_questions = [row["question"] for row in batch]
+    timed = params.latency_rounds > 0
     results: dict[str, dict[str, Any]] = {}
     loaded: dict[str, Any] = {}
     for method in methods:
         try:
-            with peak_memory() as peak:
+            with peak_memory() if timed else nullcontext(PeakMemory()) as peak:
                 variant = dataclasses.replace(params, method=method)
                 vqa_model = load_variant(merged_dir, variant, family)
-                score = exact_match(vqa_model)
-            with tempfile.TemporaryDirectory() as scratch:
-                vqa_model.save(Path(scratch))
-                size = weight_bytes(Path(scratch))
-            results[method] = {
-                "weight_bytes": size,
-                "memory_footprint_bytes": int(vqa_model.model.get_memory_footprint()),
-                "peak_memory_bytes": peak.bytes,
-                "exact_match": round(score, 4),
-            }
+                answers = answer(vqa_model)
+            results[method] = _variant_figures(vqa_model, answers, exact_match, adapter_answers)
+            if timed:
+                results[method]["peak_memory_bytes"] = peak.bytes
         except Exception as error:
             if method in (UNQUANTIZED, params.method):
                 raise
@@ -215,7 +210,52 @@ def measure_variants(
             log.warning("variant %s failed, reported as such", method, exc_info=True)
             results[method] = {"error": _failure(error)}
             continue
-        loaded[method] = vqa_model
+        if timed:
+            loaded[method] = vqa_model
+    if timed:
+        for method, latency in _latencies(loaded, rows, images, params).items():
+            results[method] |= latency
+    reference = results[UNQUANTIZED]
+    for result in results.values():
+        if "error" not in result:
+            result["exact_match_change"] = round(
+                result["exact_match"] - reference["exact_match"], 4
+            )
+            result["size_ratio"] = round(result["weight_bytes"] / reference["weight_bytes"], 4)
+    return results
+
+
+def _variant_figures(
+    vqa_model: Any,
+    answers: Sequence[str],
+    exact_match: Callable[[Sequence[str]], float],
+    adapter_answers: Sequence[str],
+) -> dict[str, Any]:
+    """The exact figures of one loaded variant: weight bytes as saved, footprint, exact match and
+    the answers it shares with the adapter."""
+    with tempfile.TemporaryDirectory() as scratch:
+        vqa_model.save(Path(scratch))
+        size = weight_bytes(Path(scratch))
+    agree = sum(a == b for a, b in zip(answers, adapter_answers, strict=True))
+    return {
+        "weight_bytes": size,
+        "memory_footprint_bytes": int(vqa_model.model.get_memory_footprint()),
+        "exact_match": round(exact_match(answers), 4),
+        "agreement_with_adapter": agree,
+        "agreement_rate": round(agree / len(answers), 4) if answers else None,
+    }
+
+
+def _latencies(
+    loaded: Mapping[str, Any],
+    rows: Sequence[Mapping[str, str]],
+    images: Mapping[str, Image.Image],
+    params: QuantizeParams,
+) -> dict[str, dict[str, float]]:
+    """`latency_summary` of one batch of `rows` answered by every loaded variant in turn."""
+    batch = list(rows[: params.latency_batch_size])
+    batch_images = [images[row["image_id"]] for row in batch]
+    batch_questions = [row["question"] for row in batch]
 
     def predict_batch(vqa_model: Any) -> Callable[[], object]:
         return lambda: vqa_model.predict(
@@ -226,10 +266,11 @@ def measure_variants(
         {method: predict_batch(vqa_model) for method, vqa_model in loaded.items()},
         rounds=params.latency_rounds,
     )
-    reference = results[UNQUANTIZED]
-    for method, latency in latency_summary(times).items():
-        result = results[method]
-        result |= latency
-        result["exact_match_change"] = round(result["exact_match"] - reference["exact_match"], 4)
-        result["size_ratio"] = round(result["weight_bytes"] / reference["weight_bytes"], 4)
-    return results
+    return latency_summary(times)
+
+
+def timing_device() -> str:
+    """What ran the timed batches, for the reports: the GPU's name, or the CPU with its threads."""
+    if torch.cuda.is_available():
+        return f"GPU ({torch.cuda.get_device_name()})"
+    return f"CPU ({torch.get_num_threads()} torch threads)"

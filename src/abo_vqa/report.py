@@ -92,18 +92,16 @@ def comparison_markdown(
 QUANTIZATION_ORDER: tuple[str, ...] = ("none", "bf16", "int8", "nf4", "fp4")
 """Row order of the trade-off table: the unquantized reference, then fewer and fewer bits."""
 
-QUANTIZATION_COLUMNS: tuple[str, ...] = (
+EXACT_COLUMNS: tuple[str, ...] = (
     "variant",
     "weights (MB)",
     "vs merged",
     "memory (MB)",
-    "peak memory (MB)",
-    "latency median (s)",
-    "latency min–max (s)",
-    "latency vs none",
     "exact match (%)",
     "change (points)",
+    "answers as the adapter's",
 )
+"""Columns of the trade-off table that every run of the same code and data reproduces."""
 RUN_DEPENDENT_COLUMNS: tuple[str, ...] = (
     "peak memory (MB)",
     "latency median (s)",
@@ -111,7 +109,15 @@ RUN_DEPENDENT_COLUMNS: tuple[str, ...] = (
     "latency vs none",
 )
 """Columns measured on the machine while the stage ran (wall time, resident memory): unlike
-everything else in the reports, they vary from run to run."""
+everything else in the reports, they vary from run to run. Shown only when the quantize stage
+timed the variants (`quantize.latency_rounds` > 0)."""
+
+
+def quantization_columns(quantize_metrics: Mapping[str, Any]) -> tuple[str, ...]:
+    """The trade-off table's columns: the exact ones, then the timed ones if there are any."""
+    timed = bool(quantize_metrics.get("latency_rounds"))
+    return EXACT_COLUMNS + (RUN_DEPENDENT_COLUMNS if timed else ())
+
 
 CHOSEN_MARK = "evaluated"
 """Marks the variant final_eval evaluates as the "quantized" model (`quantize.method`)."""
@@ -137,22 +143,31 @@ def _figure(
     return format(scale * value, form) + suffix
 
 
-def _variant_row(method: str, result: Mapping[str, Any], *, chosen: bool) -> VariantRow:
+def _variant_row(
+    method: str, result: Mapping[str, Any], *, chosen: bool, questions: int | None, timed: bool
+) -> VariantRow:
     for key, outcome in (("error", "failed"), ("skipped", "skipped")):
         if result.get(key):
             return VariantRow(method, chosen, (), reason=f"{outcome}: {result[key]}")
-    low, high = (_figure(result, k, ".3g") for k in ("batch_latency_min_s", "batch_latency_max_s"))
+    agree = result.get("agreement_with_adapter")
     cells = (
         _figure(result, "weight_bytes", ".2f", scale=1e-6),
         _figure(result, "size_ratio", ".2f", suffix="×"),
         _figure(result, "memory_footprint_bytes", ".2f", scale=1e-6),
-        _figure(result, "peak_memory_bytes", ".2f", scale=1e-6),
-        _figure(result, "batch_latency_median_s", ".3g"),
-        "–" if "–" in (low, high) else f"{low}–{high}",
-        _figure(result, "batch_latency_ratio_to_none", ".2f", suffix="×"),
         _figure(result, "exact_match", ".1f", scale=100),
         _figure(result, "exact_match_change", "+.1f", scale=100),
+        "–" if agree is None else f"{agree} of {questions}" if questions else str(agree),
     )
+    if timed:
+        low, high = (
+            _figure(result, k, ".3g") for k in ("batch_latency_min_s", "batch_latency_max_s")
+        )
+        cells += (
+            _figure(result, "peak_memory_bytes", ".2f", scale=1e-6),
+            _figure(result, "batch_latency_median_s", ".3g"),
+            "–" if "–" in (low, high) else f"{low}–{high}",
+            _figure(result, "batch_latency_ratio_to_none", ".2f", suffix="×"),
+        )
     return VariantRow(method, chosen, cells)
 
 
@@ -162,28 +177,41 @@ def quantization_rows(quantize_metrics: Mapping[str, Any]) -> list[VariantRow]:
     known = [m for m in QUANTIZATION_ORDER if m in variants]
     ordered = known + sorted(set(variants) - set(known))
     chosen = quantize_metrics.get("method")
-    return [_variant_row(m, variants[m], chosen=m == chosen) for m in ordered]
+    questions = quantize_metrics.get("test_questions")
+    timed = bool(quantize_metrics.get("latency_rounds"))
+    return [
+        _variant_row(m, variants[m], chosen=m == chosen, questions=questions, timed=timed)
+        for m in ordered
+    ]
 
 
 def quantization_caption(quantize_metrics: Mapping[str, Any]) -> str:
     """What the trade-off table's figures are, in plain text (both reports show it)."""
+    double = " (4-bit with double quantization)" if quantize_metrics.get("double_quant") else ""
+    exact = (
+        f"Variants of the merged fine-tuned model{double}. Weights: the saved weight files, and "
+        "their size against the merged model; memory: the loaded model's footprint. Exact match: "
+        "on the whole test split, with its change in points against the unquantized model. "
+        "Answers as the adapter's: test answers identical to the fine-tuned adapter's (a merge "
+        "must keep all of them; quantization may change a few). "
+        f"“{CHOSEN_MARK}”: the variant scored as “quantized” above (quantize.method)."
+    )
     batch = quantize_metrics.get("latency_batch_size")
     rounds = quantize_metrics.get("latency_rounds")
-    timing = "test questions"
-    if batch and rounds:
-        timing = f"{batch} test questions over {rounds} rounds"
-    double = " (4-bit with double quantization)" if quantize_metrics.get("double_quant") else ""
-    return (
-        f"Variants of the merged fine-tuned model{double}. Weights: the saved weight files, and "
-        "their size against the merged model; memory: the loaded model's footprint; peak memory: "
-        "the most memory loading the variant and scoring the test split added to the process "
-        "(resident set on a CPU, the allocator's peak on a GPU). Latency: "
-        f"wall time of one batch of {timing} after a warm-up, the variants taking turns in each "
-        "round so that load from other jobs hits all alike: median, min–max, and the median "
-        "per-round ratio to the unquantized model (wall-clock on the machine that ran the "
-        "stage: compare rows, not runs). Exact match: on the whole test split, with its change "
-        f"in points against the unquantized model. “{CHOSEN_MARK}”: the variant scored as "
-        "“quantized” above (quantize.method)."
+    if not rounds:
+        return (
+            exact + " Latency and peak memory were not measured (quantize.latency_rounds: 0): "
+            "they differ between machines and runs, and would make the pipeline's results differ "
+            "from machine to machine; set quantize.latency_rounds to measure them."
+        )
+    device = quantize_metrics.get("timing_device", "the machine that ran the stage")
+    return exact + (
+        " Peak memory: the most memory loading the variant and scoring the test split added to "
+        "the process (resident set on a CPU, the allocator's peak on a GPU). Latency: wall time "
+        f"on {device} of one batch of {batch} test questions over {rounds} rounds after a "
+        "warm-up, the variants taking turns in each round so that load from other jobs hits all "
+        "alike: median, min–max, and the median per-round ratio to the unquantized model "
+        "(compare rows, not runs)."
     )
 
 
@@ -194,13 +222,14 @@ def quantization_markdown(quantize_metrics: Mapping[str, Any]) -> str:
     lines = ["## Quantization trade-off", "", quantization_caption(quantize_metrics), ""]
     if not rows:
         return "\n".join([*lines, "No variants were measured."]) + "\n"
-    lines.append("| " + " | ".join(QUANTIZATION_COLUMNS) + " |")
-    lines.append("|---|" + "---:|" * (len(QUANTIZATION_COLUMNS) - 1))
+    columns = quantization_columns(quantize_metrics)
+    lines.append("| " + " | ".join(columns) + " |")
+    lines.append("|---|" + "---:|" * (len(columns) - 1))
     for row in rows:
         name = f"**{row.method}** ({CHOSEN_MARK})" if row.chosen else row.method
         if row.reason is not None:
             reason = " ".join(row.reason.split()).replace("|", "\\|")
-            cells = [reason] + ["–"] * (len(QUANTIZATION_COLUMNS) - 2)
+            cells = [reason] + ["–"] * (len(columns) - 2)
         else:
             cells = list(row.cells)
         lines.append(f"| {name} | " + " | ".join(cells) + " |")

@@ -2,9 +2,9 @@
 
 No scripts, no network: CSS is inline, charts are SVG drawn here, images are small JPEG thumbnails
 in data URIs. The page is a pure function of its inputs (no timestamps, no paths of this machine),
-so the same evaluation gives the same bytes and DVC sees no change when nothing changed; the
-one exception is the quantization latency and peak memory, measured on the machine that ran the
-quantize stage (cells of class "run-dependent").
+so the same evaluation gives the same bytes and DVC sees no change when nothing changed. The one
+exception, shown only when the quantize stage timed its variants, is their latency and peak
+memory, measured on the machine that ran it (cells of class "run-dependent").
 """
 
 from __future__ import annotations
@@ -22,10 +22,10 @@ from PIL import Image
 from abo_vqa.metrics.catalog import METRIC_NAMES, METRICS_BY_NAME
 from abo_vqa.report import (
     CHOSEN_MARK,
-    QUANTIZATION_COLUMNS,
     RUN_DEPENDENT_COLUMNS,
     Example,
     quantization_caption,
+    quantization_columns,
     quantization_rows,
     question_type_counts,
 )
@@ -320,8 +320,9 @@ def quantization_table_html(quantize_metrics: Mapping[str, Any]) -> str:
     rows = quantization_rows(quantize_metrics)
     if not rows:
         return "<p>No quantization variants were measured.</p>"
-    head = "".join(f"<th>{escape(column)}</th>" for column in QUANTIZATION_COLUMNS)
-    figure_columns = QUANTIZATION_COLUMNS[1:]
+    columns = quantization_columns(quantize_metrics)
+    head = "".join(f"<th>{escape(column)}</th>" for column in columns)
+    figure_columns = columns[1:]
     body = []
     for row in rows:
         name = escape(row.method)

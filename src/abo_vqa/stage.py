@@ -1,8 +1,14 @@
-"""The edge of every stage script: a mistake in the user's input ends the stage with one line.
+"""The edge of every stage script: a mistake in the user's input ends the stage with one line,
+and a library's repeated warning is shown once.
 
 A stage that fails on a params typo, a malformed input file or missing API keys should say what is
 wrong and where, not bury it under forty lines of traceback. Anything else is a bug and keeps its
 traceback. `ABO_VQA_TRACEBACK=1` shows the traceback for input errors too.
+
+Libraries repeat themselves: bitsandbytes logged the same "inputs will be cast" warning 2,812
+times in one `dvc repro`, burying every line the stages wrote. Each distinct message of a library
+is shown the first time only, and the stage ends with a count of what it held back; the stage's
+own lines and abo_vqa's always pass.
 """
 
 from __future__ import annotations
@@ -11,6 +17,7 @@ import argparse
 import logging
 import os
 import sys
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn, TypeVar
@@ -24,37 +31,52 @@ CSV import's and the Gemini provider's errors are InputErrors too)."""
 
 INPUT_ERROR_EXIT_STATUS = 2
 
-TORCH_THREADS = 1
-"""torch's intra-op threads in every stage. The thread count is part of the result: a reduction
-split over more threads adds in another order (two threads moved the trained adapter's weights by
-up to 4e-6), so it is fixed here instead of following the machine's core count. One thread is
-also the fastest for the small models of the default pipeline on a busy machine."""
-
 LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"
-
-
-def deterministic_torch(threads: int = TORCH_THREADS) -> None:
-    """Make torch compute the same numbers on every run of a machine: a fixed thread count, and
-    the deterministic variant of every op that has one (ops without one only warn: on a CPU
-    they are deterministic already; on CUDA, cuBLAS needs a fixed workspace for it)."""
-    import torch
-
-    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    torch.set_num_threads(threads)
-    torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 T = TypeVar("T")
 
 
+class LibraryRepeatsOnce(logging.Filter):
+    """Passes every record of the `own` loggers (and their children); of any other logger, each
+    distinct message once. `held_back` counts the rest."""
+
+    def __init__(self, own: tuple[str, ...]):
+        super().__init__()
+        self.own = own
+        self.seen: Counter[tuple[str, int, str]] = Counter()
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if any(record.name == name or record.name.startswith(f"{name}.") for name in self.own):
+            return True
+        key = (record.name, record.levelno, record.getMessage())
+        self.seen[key] += 1
+        return self.seen[key] == 1
+
+    @property
+    def held_back(self) -> int:
+        return sum(count - 1 for count in self.seen.values())
+
+
 def run_stage(main: Callable[[], None]) -> None:
-    """Call a stage's `main` with logging set up and, when the script has imported torch (the
-    model stages do, at the top), torch made deterministic (`deterministic_torch`). An input
-    error becomes `<stage>: error: <message>` and exit 2."""
+    """Call a stage's `main` with logging set up (library repeats shown once, Python warnings
+    logged too); an input error becomes `<stage>: error: <message>` and exit 2. (A model stage's
+    `main` makes torch deterministic itself, with the thread count of its params:
+    `abo_vqa.determinism.deterministic_torch`.)"""
+    stage = Path(sys.argv[0]).stem
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
-    if "torch" in sys.modules:
-        deterministic_torch()
-    report_input_errors(Path(sys.argv[0]).stem, main)
+    logging.captureWarnings(True)  # warnings.warn calls go through the same filter
+    repeats = LibraryRepeatsOnce(own=(stage, "abo_vqa"))
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(repeats)
+    try:
+        report_input_errors(stage, main)
+    finally:
+        if repeats.held_back:
+            logging.getLogger(stage).info(
+                "%d repeats of library messages not shown (each was shown once)",
+                repeats.held_back,
+            )
 
 
 def report_input_errors(program: str, call: Callable[[], T]) -> T:

@@ -38,7 +38,7 @@ from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, Traini
 from transformers.trainer_utils import get_last_checkpoint
 
 from abo_vqa.lora_targets import check_lora_targets
-from abo_vqa.models.vocab import grow_for_answers, tie_new_token_rows, trainable_token_rows
+from abo_vqa.models.vocab import grow_for_answers, trainable_token_rows
 from abo_vqa.params import LoraParams, Params, TrainParams
 
 log = logging.getLogger(__name__)
@@ -141,7 +141,8 @@ class TrainResult:
     """The PEFT model holding the best checkpoint's weights."""
     metrics: dict[str, Any]
     processor: Any = None
-    """The processor with the extended tokenizer when answer words were added, else None."""
+    """The processor to save beside the adapter (its tokenizer holds the words training added),
+    so that the adapter folder is all a user needs besides the base model."""
 
 
 def count_parameters(model: torch.nn.Module) -> tuple[int, int]:
@@ -260,7 +261,6 @@ def train_lora(
     )
     peft_model = get_peft_model(base, config)
     vqa_model.model = peft_model
-    tie_new_token_rows(vqa_model)
     trainable, total = count_parameters(peft_model)
 
     steps_per_epoch = math.ceil(len(train_dataset) / (train.batch_size * train.grad_accum))
@@ -322,12 +322,15 @@ def train_lora(
     trainer.train(resume_from_checkpoint=resume_from)
     runtime = time.perf_counter() - started
     backend = torch.distributed.get_backend() if torch.distributed.is_initialized() else "none"
+    # Wall time is logged, not kept in the metrics: it differs between machines and runs, and
+    # in metrics/train_lora.json it would make every machine's dvc.lock differ.
     log.info(
-        "process %d of %d (distributed backend: %s) trained %d steps",
+        "process %d of %d (distributed backend: %s) trained %d steps in %.1f s",
         args.process_index,
         args.world_size,
         backend,
         trainer.state.global_step,
+        runtime,
     )
     state = trainer.state
     # From the log history (restored on resume) rather than the return value, whose average
@@ -345,13 +348,11 @@ def train_lora(
         else None,
         "best_checkpoint_step": _step_of(state.best_model_checkpoint),
         "precision": precision,
-        "train_runtime_s": round(runtime, 1),
         "train_examples": len(train_dataset),
         "val_examples": len(val_dataset),
         "added_tokens": len(new_tokens),
     }
-    processor = vqa_model.processor if new_tokens else None
-    return TrainResult(model=trainer.model, metrics=metrics, processor=processor)
+    return TrainResult(model=trainer.model, metrics=metrics, processor=vqa_model.processor)
 
 
 def _step_of(checkpoint: str | None) -> int | None:
@@ -426,7 +427,7 @@ def prepare_checkpoints(
 
 
 def save_adapter(result: TrainResult, adapter_dir: Path) -> None:
-    """Write the trained adapter (and the extended tokenizer, if words were added) afresh."""
+    """Write the trained adapter and its processor afresh."""
     shutil.rmtree(adapter_dir, ignore_errors=True)
     for config in result.model.peft_config.values():
         # PEFT expands "all-linear" into a set, saved in the process's hash order: sort it so

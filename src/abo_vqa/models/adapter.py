@@ -32,6 +32,10 @@ class HFVQAModel:
         self.model.save_pretrained(str(path))
         self.processor.save_pretrained(str(path))
 
+    def merge_adapter(self) -> None:
+        """Fold the attached PEFT adapter into the weights (the model then loads without peft)."""
+        self.model = self.model.merge_and_unload()
+
 
 class GenerativeVQAModel(HFVQAModel):
     """An adapter whose answer is the greedy continuation of a text prompt. Subclasses say how

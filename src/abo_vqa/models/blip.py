@@ -38,8 +38,8 @@ class BlipVQAModel(HFVQAModel):
         return (TIED_OUTPUT_HEAD,)
 
     def grow_vocabulary(self, words: Sequence[str]) -> list[int]:
-        """Add `words` as whole-word tokens; both token embeddings and the tied output layer
-        (weight and bias) grow by one row each, set to the mean of the word's old pieces.
+        """Add `words` as whole-word tokens; both token embeddings and the output layer (weight
+        and bias) grow by one row each, set to the mean of the word's old pieces.
 
         A new word is matched in questions as well as answers, so the question encoder learns
         it too (e.g. the options of "is it hard or soft?").
@@ -67,44 +67,55 @@ class BlipVQAModel(HFVQAModel):
     def trainable_token_rows(
         self, new_ids: Sequence[int], answer_ids: Sequence[int]
     ) -> dict[str, list[int]]:
-        """The new words' question rows, and the answer rows (tied to the output head) of the
-        new words and of every other answer word."""
+        """The new words' question rows; and the rows of the new words and of every other answer
+        word in both the decoder's input embeddings and its output head.
+
+        The output head shares its weight with the decoder's input embeddings in the base model,
+        but here each trains rows of its own. A tie is something PEFT cannot restore when it
+        loads the adapter onto BLIP (it ties trained rows to the model's input embeddings, which
+        for BLIP are the question encoder's): an adapter trained with tied rows answers
+        differently once loaded by plain PEFT code. Untied rows are stored for both layers and
+        load back exactly. PEFT's trainable-token head computes without the head's bias, in
+        training and after loading alike; the merge leaves it out too (`merge_adapter`).
+        """
+        answer_rows = sorted({*new_ids, *answer_ids})
         return {
             QUESTION_EMBEDDINGS: sorted(new_ids),
-            ANSWER_EMBEDDINGS: sorted({*new_ids, *answer_ids}),
+            ANSWER_EMBEDDINGS: answer_rows,
+            TIED_OUTPUT_HEAD: answer_rows,
         }
 
-    def tie_new_token_rows(self) -> None:
-        """Wrap the output head so it reads the answer embeddings' trained rows.
+    def resize_vocabulary(self, size: int) -> None:
+        """Give both text models `size` token rows, as the adapter card's loading code does;
+        the rows of added tokens then come from the adapter's trained rows."""
+        blip = self._blip()
+        for text_model in (blip.text_encoder, blip.text_decoder):
+            text_model.resize_token_embeddings(size, mean_resizing=False)
 
-        PEFT ties a trainable-token output head to the model's input embeddings only, and
-        BLIP's input embeddings are the question encoder's, not the decoder's that the head
-        shares its weight with: without this the head would keep the rows' initial values
-        until the adapter is merged.
+    def merge_adapter(self) -> None:
+        """Fold the adapter into the weights; the result answers exactly as the adapter does.
+
+        With trained output-head rows (see `trainable_token_rows`) the head is first untied from
+        the decoder's input embeddings, whose rows were trained apart from it, and the merged
+        config says so; and its bias is zeroed, because the adapter's head computed without it.
         """
         from peft.utils import TrainableTokensWrapper
 
         blip = self._blip()
-        embeddings = blip.get_submodule(ANSWER_EMBEDDINGS)
-        predictions = blip.text_decoder.cls.predictions
-        if not isinstance(embeddings, TrainableTokensWrapper):
-            return  # no trained token rows in this adapter
-        if isinstance(predictions.decoder, TrainableTokensWrapper):
-            return  # already tied
-        (adapter_name, indices), *others = embeddings.token_adapter.token_indices.items()
-        if others:
-            raise ValueError("new-token rows of several adapters at once are not supported")
-        predictions.decoder = TrainableTokensWrapper(
-            predictions.decoder, adapter_name, indices, tied_adapter=embeddings.token_adapter
-        )
-        # PEFT computes a wrapped Linear without its bias (peft 0.21: F.linear(x, W)), so the
-        # adapter trains and answers without the head's bias. Zero it in this model as well, so
-        # that the merged model, which would add it again, answers exactly as the adapter does
-        # (10 of 350 test answers differed). Adding the frozen bias back instead was measured
-        # worse on the realistic curation (21.1 against 23.4 exact match): it holds the
-        # pretraining's answer prior, which the trained answer rows then have to fight.
-        with torch.no_grad():
-            predictions.decoder.token_adapter.get_base_layer().bias.zero_()
+        head = blip.text_decoder.cls.predictions.decoder
+        trained_head = isinstance(head, TrainableTokensWrapper)
+        if trained_head:
+            own = head.token_adapter.get_base_layer()
+            own.weight = torch.nn.Parameter(own.weight.detach().clone())
+            for config in (blip.config, blip.config.text_config):
+                config.tie_word_embeddings = False
+        super().merge_adapter()
+        if trained_head:
+            predictions = self._blip().text_decoder.cls.predictions
+            # Two parameters, not one shared: saved under both names, the merged model then
+            # loads without transformers reporting a "missing" (re-initialised) bias.
+            predictions.bias = torch.nn.Parameter(torch.zeros_like(predictions.bias))
+            predictions.decoder.bias = torch.nn.Parameter(torch.zeros_like(predictions.bias))
 
     def _blip(self) -> BlipForQuestionAnswering:
         """The BLIP module itself, also when `model` has been wrapped by PEFT since loading."""

@@ -15,9 +15,11 @@ frozen row. On a tiny run whose answers depend on the question only (tests/test_
 the model then answered "is the suitcase hard or soft?" with another question's new word, below
 a bag-of-words classifier on the question; with the answer rows trained it learns them all.
 
-The adapter folder then holds the extended tokenizer; `adopt_vocabulary` grows a freshly loaded
-base the same way before the adapter is attached, so predicting, merging and quantizing see the
-same vocabulary as training did. A merged model carries the grown embeddings and tokenizer itself.
+The adapter folder holds the processor with the extended tokenizer and every trained row, so it
+loads with plain transformers and PEFT code: the processor from the folder, the base resized to
+its tokenizer (`resize_token_embeddings`), then `PeftModel.from_pretrained`. `adopt_vocabulary`
+does exactly that much and no more, so the pipeline's predictions are the ones a user loading the
+adapter gets. A merged model carries the grown embeddings and tokenizer itself.
 
 Adapters opt in by offering `GrowableVocabulary` (BLIP does). Others keep their vocabulary:
 ViLT answers from its label set, and the prompted and chat families generate with a language
@@ -53,13 +55,15 @@ class GrowableVocabulary(Protocol):
     def trainable_token_rows(
         self, new_ids: Sequence[int], answer_ids: Sequence[int]
     ) -> dict[str, list[int]]:
-        """PEFT's `trainable_token_indices`: embedding module name (relative to the Hugging
-        Face model) -> the token rows to train, given the added tokens and the tokens of every
-        training answer. A layer tied to one of them follows it (`tie_new_token_rows`)."""
+        """PEFT's `trainable_token_indices`: embedding or output module name (relative to the
+        Hugging Face model) -> the token rows to train, given the added tokens and the tokens of
+        every training answer. Every added row must be among them: the adapter then holds all
+        that a base resized to its vocabulary lacks."""
         ...
 
-    def tie_new_token_rows(self) -> None:
-        """After PEFT wrapped `model`: make tied layers use the trained new rows too."""
+    def resize_vocabulary(self, size: int) -> None:
+        """Resize every token embedding and output layer to `size` rows (what a user's
+        `resize_token_embeddings` call does before attaching the adapter)."""
         ...
 
 
@@ -157,40 +161,34 @@ def trainable_token_rows(
     return {name: ids for name, ids in rows.items() if ids} or None
 
 
-def tie_new_token_rows(vqa_model: Any) -> None:
-    """After PEFT wrapping: let tied layers (BLIP's output head) share the trained rows."""
-    if isinstance(vqa_model, GrowableVocabulary):
-        vqa_model.tie_new_token_rows()
-
-
 def carries_tokenizer(directory: Path) -> bool:
     """Whether `directory` (an adapter folder) holds a tokenizer of its own."""
     return any((Path(directory) / name).is_file() for name in TOKENIZER_FILES)
 
 
 def adopt_vocabulary(vqa_model: Any, directory: Path) -> list[int]:
-    """Grow a freshly loaded base to the vocabulary of the tokenizer saved in `directory`.
+    """Take the processor saved in `directory` (an adapter folder) and resize a freshly loaded
+    base to its tokenizer, as the adapter card's loading code does; returns the ids the base
+    lacked (none when the folder has no tokenizer or no extra tokens).
 
-    An adapter trained with added words saves its extended tokenizer; its tokens beyond the
-    base's are added in the same order, so they get the same ids as in training. Returns the
-    added ids (none when the folder has no tokenizer or no extra tokens).
+    The saved tokenizer must extend the base's: its first ids are the base's tokens, in order.
     """
     if not isinstance(vqa_model, GrowableVocabulary) or not carries_tokenizer(directory):
         return []
-    from transformers import AutoTokenizer
-
-    saved = AutoTokenizer.from_pretrained(str(directory), local_files_only=True)
-    current = tokenizer_of(vqa_model.processor)
-    if len(saved) <= len(current):
-        return []
-    words = saved.convert_ids_to_tokens(list(range(len(current), len(saved))))
-    prefix = [saved.convert_ids_to_tokens(i) for i in range(len(current))]
-    if prefix != current.convert_ids_to_tokens(list(range(len(current)))):
+    saved = type(vqa_model.processor).from_pretrained(str(directory), local_files_only=True)
+    saved_tokens, current = tokenizer_of(saved), tokenizer_of(vqa_model.processor)
+    if saved_tokens.convert_ids_to_tokens(list(range(len(current)))) != (
+        current.convert_ids_to_tokens(list(range(len(current))))
+    ):
         raise InputError(
             f"{directory}: its tokenizer does not extend the base model's "
             "(an adapter trained on another base?)"
         )
-    return vqa_model.grow_vocabulary(words)
+    vqa_model.processor = saved
+    if len(saved_tokens) <= len(current):
+        return []
+    vqa_model.resize_vocabulary(len(saved_tokens))
+    return list(range(len(current), len(saved_tokens)))
 
 
 @torch.no_grad()
