@@ -37,7 +37,8 @@ LOW_FREQUENCIES = 8
 THUMBNAIL_CELLS = 4
 COLOUR_VALUES = THUMBNAIL_CELLS * THUMBNAIL_CELLS * 3
 _PAIRS_PER_BLOCK = 1 << 22
-"""Pairs the all-pairs count compares at once (4M: 32 MB of XORs)."""
+"""Pairs compared, or probes made, at once (4M: 32 MB per array of them), in the search and in
+the all-pairs count alike."""
 
 
 class ImageSignature(NamedTuple):
