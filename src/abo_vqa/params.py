@@ -81,10 +81,35 @@ class SplitParams:
     val: float = 0.075
     test: float = 0.125
     seed: int = 42
+    near_duplicate_max_distance: int = 10
+    """Images whose 64-bit perceptual hashes (over the centre 80%) differ in at most this many
+    bits, and whose colours agree (below), go to one split with their items: re-encoded,
+    resized and re-framed copies of one photo under other image ids. Planted copies measured
+    at most 6 bits apart (7 at JPEG quality 20, 9 shrunk to 96 px); the hash alone also joins
+    different products of one silhouette and pose, which the colour check keeps apart (see
+    abo_vqa.image_hash and BENCHMARKS.md). 0: identical hashes only; negative: off (no image
+    is read)."""
+    near_duplicate_max_colour_difference: float = 4.0
+    """Largest mean difference (0-255) of two near-duplicates' 4x4 colour thumbnails: planted
+    copies measured at most 3.2 apart; the same shot in another colour, far more."""
+
+    @property
+    def near_duplicates(self) -> bool:
+        return self.near_duplicate_max_distance >= 0
 
     def __post_init__(self) -> None:
         for name in ("train", "val", "test"):
             check(0 <= getattr(self, name) <= 1, f"split.{name}", "must be between 0 and 1")
+        check(
+            self.near_duplicate_max_distance <= 32,
+            "split.near_duplicate_max_distance",
+            "must be at most 32 bits of 64 (negative: off)",
+        )
+        check(
+            self.near_duplicate_max_colour_difference >= 0,
+            "split.near_duplicate_max_colour_difference",
+            "must be 0 or more",
+        )
         check(
             abs(self.train + self.val + self.test - 1) < 1e-9,
             "split",
