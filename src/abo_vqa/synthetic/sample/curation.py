@@ -7,13 +7,20 @@ deterministically, in the layout the `csv` provider imports (``image_name,questi
 a ``question_type`` column that is often empty, as in real files), so the pipeline can be measured
 on open-vocabulary data offline:
 
-- **Visible questions** (colour, product type, material, pattern, shape, style, count, and yes/no
-  and "A or B?" questions about them) carry the image's true answer, read from the listing's
-  metadata with the template provider's mapping; the sample's renderer draws exactly these
-  attributes, so a model that looks at the image can beat one that reads only the question.
-- **Open questions** the renders cannot show (animal on the print, word on the label, size, finish,
-  …; `curation_words.OPEN_TOPICS`) draw their answer by rank from a Zipf law, so answers have the
-  long tail of real curations (well over 1,000 distinct words).
+The kept pairs' question types follow the mix measured on a real curation of 10,000 pairs
+(`REAL_CURATION_MIX`: colour 27%, shape 15%, material 14%, count 13%, product type 10%, style 7%,
+the open types a few percent each), about 14.5 pairs per image:
+
+- **Visible questions** (about 86%) carry what the photo shows. About the product as a whole:
+  its colour, kind, material, pattern, shape, style and count, read from the listing's metadata
+  with the template provider's mapping (the sample's renderer draws exactly these). About its
+  parts (`curation_parts`): the legs' colour and material, which follow the style; a lamp's
+  conical shade; a chair's four legs; the background. Several wordings ask the same thing, as an
+  LLM asked for many questions does. So a model that looks at the image can beat one that reads
+  only the question, which in turn learns what the wording gives away (a mug is cylindrical).
+- **Open questions** the renders cannot show (animal on the print, word on the label, size,
+  finish, the exact shade, …; `curation_words.OPEN_TOPICS`) draw their answer by rank from a
+  Zipf law, the long tail of real curations.
 - **Planted defects** (about 3% of rows): multi-word, empty, refused or non-English answers, a
   yes/no question answered with another word, a choice answered with an option it did not offer,
   the answer inside its question, duplicates, unknown images, rows without an image. The
@@ -37,8 +44,26 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from abo_vqa.io import read_jsonl
-from abo_vqa.qa.template import GroundedFacts, grounded_facts
+from abo_vqa.qa.template import grounded_facts
 from abo_vqa.qa.validate import normalize_answer, normalize_question
+from abo_vqa.synthetic.sample.curation_parts import (
+    BODY_PARTS,
+    INK_PARTS,
+    NOUNS,
+    PART_COUNTS,
+    TRIM_PARTS,
+    Part,
+    VisibleScene,
+    visible_scene,
+)
+from abo_vqa.synthetic.sample.curation_wordings import (
+    BACKGROUND_WORDINGS,
+    LABELS,
+    PART_COUNT_WORDINGS,
+    PART_WORDINGS,
+    PRODUCT_WORDINGS,
+    PartWordings,
+)
 from abo_vqa.synthetic.sample.curation_words import (
     OPEN_CHOICES,
     OPEN_TOPICS,
@@ -60,8 +85,51 @@ CURATION_COLUMNS: tuple[str, ...] = (
 
 ZIPF_EXPONENT = 0.8
 """Rank exponent of the open answers' Zipf law (frequency ∝ 1 / rank**s)."""
-VISIBLE_PER_IMAGE = (4, 6)
-OPEN_PER_IMAGE = (5, 8)
+REAL_CURATION_MIX: dict[str, float] = {
+    "color": 0.27,
+    "shape": 0.15,
+    "material": 0.14,
+    "count": 0.13,
+    "product_type": 0.10,
+    "style": 0.07,
+    "other": 0.04,
+    "texture": 0.035,
+    "pattern": 0.02,
+    "yes_no": 0.02,
+    "choice": 0.015,
+    "text": 0.006,
+    "size": 0.004,
+}
+"""Share of each question type among the kept pairs of a real curation of 10,000 pairs (real
+ABO photos, an LLM's questions): the mix the fixture's rates below are set to give."""
+QUESTION_RATES: dict[str, float] = {
+    "body_colour": 2.4,
+    "trim_colour": 1.0,
+    "ink_colour": 0.7,
+    "background_colour": 0.5,
+    "shape": 2.3,
+    "material": 1.45,
+    "trim_material": 1.0,
+    "copies": 1.3,
+    "part_count": 1.1,
+    "product_type": 1.2,
+    "style": 1.0,
+    "pattern": 0.29,
+    "yes_no": 0.32,
+    "choice": 0.22,
+}
+"""Questions per image of each family whose answer the photo shows (`VISIBLE_FAMILIES`), where
+the product has what the family asks about; yes/no and choice: the chance of one."""
+DRAWN_RATES: dict[str, float] = {
+    "color": 0.3,
+    "material": 0.25,
+    "product_type": 0.25,
+    "other": 0.58,
+    "texture": 0.58,
+    "text": 0.087,
+    "size": 0.058,
+}
+"""Questions per image, by type, whose answer the render cannot show (drawn by Zipf rank)."""
 DEFECT_RATE = 0.03
 """Planted defects per valid row."""
 
@@ -81,59 +149,7 @@ DEFECTS: tuple[str, ...] = (
 """Every kind of planted defect, named by the rejection reason it must get."""
 
 _PLURAL = {"shoes": "shoes", "shelf": "shelves", "case": "phone cases", "glass": "glasses"}
-_NOUN = {"case": "phone case"}
 
-# Visible questions: type -> wordings ({p} noun, {pl} plural noun).
-_VISIBLE_WORDINGS: dict[str, tuple[str, ...]] = {
-    "color": (
-        "What color is the {p}?",
-        "What is the main colour of the {p}",
-        "What is the primary color of this item?",
-        "What colour is the {p} in the image?",
-        "What is the dominant color of the {p}?",
-    ),
-    "product_type": (
-        "What type of product is shown?",
-        "What is the item in the image",
-        "What kind of object is this?",
-        "What is this item?",
-        "What object is pictured?",
-        "What is shown in the photo?",
-    ),
-    "material": (
-        "What material is the {p} made of?",
-        "What is the {p} made from",
-        "What is the main material of the {p}?",
-        "What material appears to be used for the {p}?",
-    ),
-    "pattern": (
-        "What pattern does the {p} have?",
-        "What is the pattern on the {p}",
-        "What print is on the {p}?",
-        "What pattern is visible on the {p} surface?",
-    ),
-    "shape": ("What shape is the {p}?", "What is the shape of the {p}", "What shape does it have?"),
-    "style": (
-        "What style is the {p}?",
-        "What design style does the {p} have",
-        "What is the style of this {p}?",
-    ),
-    "count": (
-        "How many {pl} are shown?",
-        "How many items are in the image",
-        "What is the number of {pl} visible?",
-        "How many {pl} are there?",
-    ),
-}
-_VISIBLE_LABELS: dict[str, tuple[str, ...]] = {
-    "color": ("", "", "color", "colour"),
-    "product_type": ("", "", "object type", "product type", "category"),
-    "material": ("", "", "material"),
-    "pattern": ("", "", "pattern"),
-    "shape": ("", "shape"),
-    "style": ("", "style"),
-    "count": ("", "", "counting", "count"),
-}
 _NUMBER_WORDS = {"1": "one", "2": "two", "3": "three", "4": "four"}
 _DISTRACTORS: dict[str, tuple[str, ...]] = {
     "color": COLORS,
@@ -220,25 +236,110 @@ class _ImageQuestions:
         return True
 
 
-def _visible_questions(
-    rng: random.Random, facts: GroundedFacts, noun: str, out: _ImageQuestions
-) -> None:
-    types = [t for t in _VISIBLE_WORDINGS if t in facts.answers]
-    rng.shuffle(types)
-    for question_type in types[: rng.randint(*VISIBLE_PER_IMAGE)]:
-        wording = rng.choice(_VISIBLE_WORDINGS[question_type])
-        question = wording.format(p=noun, pl=_plural(noun))
-        label = rng.choice(_VISIBLE_LABELS[question_type])
-        out.add(question, facts.answers[question_type], label, question_type)
+Candidate = tuple[str, str]
+"""(question, answer)."""
 
 
-def _visible_yes_no(
-    rng: random.Random, facts: GroundedFacts, noun: str, out: _ImageQuestions
-) -> None:
-    source = rng.choice(
-        [t for t in ("color", "material", "pattern", "count") if t in facts.answers]
-    )
-    truth = facts.answers[source]
+def _about_parts(parts: Sequence[Part], wordings: PartWordings, answer: str) -> list[Candidate]:
+    return [
+        (wording.format(x=part.phrase), answer)
+        for part in parts
+        for wording in (wordings.plural if part.plural else wordings.singular)
+    ]
+
+
+def _about_product(scene: VisibleScene, question_type: str, answer: str) -> list[Candidate]:
+    noun = scene.noun
+    return [
+        (wording.format(p=noun, pl=_plural(noun)), answer)
+        for wording in PRODUCT_WORDINGS[question_type]
+    ]
+
+
+def _colour_families(scene: VisibleScene) -> dict[str, list[Candidate]]:
+    colour, colours = scene.answers["color"], PART_WORDINGS["color"]
+    return {
+        "body_colour": _about_product(scene, "color", colour)
+        + _about_parts(BODY_PARTS[scene.kind], colours, colour),
+        "trim_colour": _about_parts(TRIM_PARTS[scene.kind], colours, scene.trim_colour)
+        if scene.trim_colour
+        else [],
+        "ink_colour": _about_parts(INK_PARTS.get(scene.kind, ()), colours, "black"),
+        "background_colour": [(wording, scene.background) for wording in BACKGROUND_WORDINGS],
+    }
+
+
+def _shape_and_material_families(scene: VisibleScene) -> dict[str, list[Candidate]]:
+    shapes = PART_WORDINGS["shape"]
+    shape = _about_product(scene, "shape", scene.shape) if scene.shape else []
+    for part, part_shape in scene.part_shapes:
+        shape += _about_parts([part], shapes, part_shape)
+    trim = TRIM_PARTS.get(scene.kind, ())
+    return {
+        "shape": shape,
+        "material": _about_product(scene, "material", scene.material_word),
+        "trim_material": _about_parts(trim, PART_WORDINGS["material"], scene.trim_material)
+        if scene.trim_material
+        else [],
+    }
+
+
+def _other_families(scene: VisibleScene) -> dict[str, list[Candidate]]:
+    noun = scene.noun
+    part_counts = [
+        (wording.format(parts=parts, p=noun), count)
+        for parts, count in PART_COUNTS.get(scene.kind, ())
+        for wording in PART_COUNT_WORDINGS
+    ]
+    return {
+        "copies": _about_product(scene, "count", scene.answers["count"]),
+        "part_count": part_counts,
+        "product_type": _about_product(scene, "product_type", scene.answers["product_type"]),
+        "style": _about_product(scene, "style", scene.style_word),
+        "pattern": _about_product(scene, "pattern", scene.answers["pattern"]),
+    }
+
+
+VISIBLE_FAMILIES: dict[str, str] = {
+    "body_colour": "color",
+    "trim_colour": "color",
+    "ink_colour": "color",
+    "background_colour": "color",
+    "shape": "shape",
+    "material": "material",
+    "trim_material": "material",
+    "copies": "count",
+    "part_count": "count",
+    "product_type": "product_type",
+    "style": "style",
+    "pattern": "pattern",
+}
+"""Families of questions whose answer the photo shows, and their question type."""
+
+
+def _how_many(rng: random.Random, rate: float) -> int:
+    """`rate` on average: its whole part, plus one with the probability of its fraction."""
+    whole = int(rate)
+    return whole + (rng.random() < rate - whole)
+
+
+def _visible_questions(rng: random.Random, scene: VisibleScene, out: _ImageQuestions) -> None:
+    families = {
+        **_colour_families(scene),
+        **_shape_and_material_families(scene),
+        **_other_families(scene),
+    }
+    for family, question_type in VISIBLE_FAMILIES.items():
+        candidates = families[family]
+        wanted = min(len(candidates), _how_many(rng, QUESTION_RATES[family]))
+        for question, answer in rng.sample(candidates, wanted):
+            out.add(question, answer, rng.choice(LABELS[question_type]), question_type)
+
+
+def _visible_yes_no(rng: random.Random, scene: VisibleScene, out: _ImageQuestions) -> None:
+    noun, answers = scene.noun, scene.answers
+    source = rng.choice(("color", "material", "pattern", "count"))
+    truth = answers[source]
     if source == "count":
         question, answer = f"Is there more than one {noun}?", "yes" if truth != "1" else "no"
     else:
@@ -256,14 +357,15 @@ def _visible_yes_no(
     out.add(question, answer, rng.choice(("", "", "yes_no", "yes/no")), "yes_no")
 
 
-def _choice(rng: random.Random, facts: GroundedFacts, noun: str, out: _ImageQuestions) -> None:
+def _choice(rng: random.Random, scene: VisibleScene, out: _ImageQuestions) -> None:
     """An "A or B?" question: about a visible attribute (true answer) or one the render cannot
     settle (the first option more often). Labelled yes/no now and then, as LLMs do."""
+    noun, answers = scene.noun, scene.answers
     label = rng.choice(("", "", "", "choice", "yes_no"))
-    visible = [t for t in ("color", "material", "pattern", "shape") if t in facts.answers]
-    if rng.random() < 0.6 and visible:
+    visible = [t for t in ("color", "material", "pattern", "shape") if t in answers]
+    if rng.random() < 0.6:
         source = rng.choice(visible)
-        truth = facts.answers[source]
+        truth = answers[source]
         options = [truth, rng.choice([w for w in _DISTRACTORS[source] if w != truth])]
         rng.shuffle(options)
         a, b = options
@@ -280,24 +382,37 @@ def _choice(rng: random.Random, facts: GroundedFacts, noun: str, out: _ImageQues
     out.add(wording.format(p=noun), answer, label, "choice", "drawn")
 
 
-def _open_questions(rng: random.Random, noun: str, out: _ImageQuestions) -> None:
-    kind = "case" if noun == "phone case" else noun
-    topics = [t for t in OPEN_TOPICS if not t.kinds or kind in t.kinds]
-    # Text on the product (labels, names, places) is asked more, as in real curations.
-    weights = [3 if t.truth_type == "text" else 1 for t in topics]
-    stop = len(out.rows) + rng.randint(*OPEN_PER_IMAGE)
-    for _ in range(3 * OPEN_PER_IMAGE[1]):  # a redraw when a wording repeats or gives it away
-        if len(out.rows) >= stop:
-            break
-        if kind in SUBTYPES and rng.random() < 0.15:
-            question = rng.choice(SUBTYPE_WORDINGS).format(p=noun)
-            answer = _zipf_choice(rng, SUBTYPES[kind])
-            out.add(question, answer, rng.choice(("", "product type")), "product_type", "drawn")
-            continue
-        topic = rng.choices(topics, weights=weights)[0]
-        question = rng.choice(topic.wordings).format(p=noun)
-        answer = _zipf_choice(rng, topic.words)
-        out.add(question, answer, rng.choice(topic.labels), topic.truth_type, "drawn")
+def _drawn_question(
+    rng: random.Random, scene: VisibleScene, question_type: str
+) -> tuple[str, str, str] | None:
+    """A question of `question_type` the render cannot settle, its answer drawn by Zipf rank:
+    (question, answer, label), or None when no topic of that type suits the product."""
+    if question_type == "product_type" and rng.random() < 0.8:
+        question = rng.choice(SUBTYPE_WORDINGS).format(p=scene.noun)
+        return question, _zipf_choice(rng, SUBTYPES[scene.kind]), rng.choice(("", "product type"))
+    topics = [
+        topic
+        for topic in OPEN_TOPICS
+        if topic.truth_type == question_type and (not topic.kinds or scene.kind in topic.kinds)
+    ]
+    if not topics:
+        return None
+    topic = rng.choice(topics)
+    question = rng.choice(topic.wordings).format(p=scene.noun)
+    return question, _zipf_choice(rng, topic.words), rng.choice(topic.labels)
+
+
+def _drawn_questions(rng: random.Random, scene: VisibleScene, out: _ImageQuestions) -> None:
+    for question_type, rate in DRAWN_RATES.items():
+        wanted = _how_many(rng, rate)
+        for _ in range(3 * wanted):  # a redraw when a wording repeats or gives its answer away
+            if wanted == 0:
+                break
+            drawn = _drawn_question(rng, scene, question_type)
+            if drawn is None:
+                break
+            question, answer, label = drawn
+            wanted -= out.add(question, answer, label, question_type, "drawn")
 
 
 def _zipf_choice(rng: random.Random, words: Sequence[str]) -> str:
@@ -311,18 +426,20 @@ def image_name(listing: Mapping[str, Any]) -> str:
 
 
 def valid_rows(listing: Mapping[str, Any], seed: int) -> list[CurationRow]:
-    """The valid curated pairs of one listing's image (deterministic per seed and image)."""
+    """The valid curated pairs of one listing's image (deterministic per seed and image), in
+    the order an LLM might list them; none for a listing that is not a sample listing."""
     rng = random.Random(f"curation:{seed}:{listing['image_id']}")
-    facts = grounded_facts(listing)
-    product = facts.product or "product"
-    noun = _NOUN.get(product, product)
+    scene = visible_scene(listing)
     out = _ImageQuestions(image_name(listing), rng)
-    _visible_questions(rng, facts, noun, out)
-    if rng.random() < 0.7:
-        _visible_yes_no(rng, facts, noun, out)
-    if rng.random() < 0.8:
-        _choice(rng, facts, noun, out)
-    _open_questions(rng, noun, out)
+    if scene is None:
+        return []
+    _visible_questions(rng, scene, out)
+    if rng.random() < QUESTION_RATES["yes_no"]:
+        _visible_yes_no(rng, scene, out)
+    if rng.random() < QUESTION_RATES["choice"]:
+        _choice(rng, scene, out)
+    _drawn_questions(rng, scene, out)
+    rng.shuffle(out.rows)
     return out.rows
 
 
@@ -398,7 +515,7 @@ def curation_rows(listings: Sequence[Mapping[str, Any]], seed: int = 0) -> list[
         base = rng.choice(per_image[image])
         noun = grounded_facts(listings[image]).product or "product"
         planted.setdefault(image, []).append(
-            _defect_row(rng, kinds.pop(), base, _NOUN.get(noun, noun))
+            _defect_row(rng, kinds.pop(), base, NOUNS.get(noun, noun))
         )
     rows: list[CurationRow] = []
     for image, valid in enumerate(per_image):
