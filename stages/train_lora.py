@@ -1,4 +1,5 @@
-"""Stage train_lora: LoRA fine-tuning of the base model on the train split, best by val loss.
+"""Stage train_lora: LoRA fine-tuning of the base model on the train split, the checkpoint kept
+chosen on the val split (`train.best_by`).
 
 Survives interruption: run it again (`dvc repro`) and it resumes from the last checkpoint in
 `--checkpoints` that was completely written, provided params, base model and data are unchanged
@@ -26,6 +27,7 @@ from abo_vqa.qa.base import QA_COLUMNS
 from abo_vqa.stage import run_stage
 from abo_vqa.train import (
     QADataset,
+    ValAnswering,
     finish_run,
     is_main_process,
     prepare_checkpoints,
@@ -94,6 +96,7 @@ def main() -> None:
             checkpoint_dir=args.checkpoints,
             resume_from=resume_from,
             live=live,
+            answering=ValAnswering(params.model.max_new_tokens, params.answers.postprocess),
         )
     if not is_main_process():
         return

@@ -195,8 +195,12 @@ class TrainParams:
     eval_steps: int = 50
     """Evaluate on val and save a checkpoint every this many optimizer steps."""
     save_total_limit: int = 2
+    best_by: Literal["loss", "exact_match"] = "loss"
+    """What picks the checkpoint kept at the end (and what early stopping watches): the val
+    loss, or the exact match of the model's greedy val answers (the figure final_eval reports;
+    costs one pass of answering the val split per evaluation)."""
     early_stopping_patience: int = 0
-    """Stop after this many evaluations without a better eval_loss; 0 = never stop early."""
+    """Stop after this many evaluations without a better `best_by` figure; 0 = never stop."""
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
     """auto = bf16 on GPUs that support it, else fp16 on CUDA, fp32 on the CPU."""
     gradient_checkpointing: bool = False

@@ -1,7 +1,8 @@
 """LoRA fine-tuning of a VQAModel with the Hugging Face Trainer.
 
 The Trainer evaluates on the val split every `eval_steps`, keeps `save_total_limit` checkpoints and
-loads the best one by eval_loss at the end. Losses and the learning rate go to DVCLive at the
+loads the best one at the end: by the val loss or by the val answers' exact match (`train.best_by`,
+see abo_vqa.checkpoint_choice). Losses and the learning rate go to DVCLive at the
 Trainer's global step, so `dvc plots show` draws the curves.
 
 Interrupted runs resume: checkpoints live outside DVC's outputs, beside a fingerprint of
@@ -28,6 +29,7 @@ import shutil
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +40,8 @@ from PIL import Image
 from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, TrainingArguments
 from transformers.trainer_utils import get_last_checkpoint
 
+from abo_vqa.answers import PostprocessMode
+from abo_vqa.checkpoint_choice import EXACT_MATCH_KEY, ValExactMatch
 from abo_vqa.lora_targets import check_lora_targets
 from abo_vqa.models.base import VQAModel
 from abo_vqa.models.vocab import grow_for_answers, trainable_token_rows
@@ -108,6 +112,7 @@ LIVE_METRICS: tuple[tuple[str, str], ...] = (
     ("loss", "train/loss"),
     ("learning_rate", "train/learning_rate"),
     ("eval_loss", "eval/loss"),
+    (EXACT_MATCH_KEY, "eval/exact_match"),
 )
 """Trainer log keys → DVCLive metric names (the plot files under plots/metrics/)."""
 
@@ -271,8 +276,8 @@ def wrap_for_training(
 def training_arguments(
     train: TrainParams, checkpoint_dir: Path, train_examples: int
 ) -> TrainingArguments:
-    """The Trainer's arguments: evaluation and a checkpoint every `eval_steps`, the best by val
-    loss loaded at the end, seeds from the params, nothing reported elsewhere."""
+    """The Trainer's arguments: evaluation and a checkpoint every `eval_steps`, the best by
+    `train.best_by` loaded at the end, seeds from the params, nothing reported elsewhere."""
     steps_per_epoch = math.ceil(train_examples / (train.batch_size * train.grad_accum))
     total_steps = (
         train.max_steps if train.max_steps > 0 else math.ceil(steps_per_epoch * train.epochs)
@@ -297,8 +302,8 @@ def training_arguments(
         save_steps=train.eval_steps,
         save_total_limit=train.save_total_limit,
         load_best_model_at_end=True,
-        metric_for_best_model="eval_loss",
-        greater_is_better=False,
+        metric_for_best_model=BEST_BY_METRIC[train.best_by],
+        greater_is_better=train.best_by == "exact_match",
         logging_steps=max(1, min(10, train.eval_steps)),
         seed=train.seed,
         data_seed=train.seed,
@@ -315,25 +320,62 @@ def training_arguments(
     )
 
 
-def run_trainer(
+BEST_BY_METRIC: dict[str, str] = {"loss": "eval_loss", "exact_match": EXACT_MATCH_KEY}
+"""`train.best_by` -> the Trainer metric that picks the checkpoint kept."""
+
+
+@dataclass(frozen=True)
+class ValAnswering:
+    """How the val questions are answered and scored when `train.best_by` is exact_match: as
+    the evaluation answers and scores the test questions."""
+
+    max_new_tokens: int = 5
+    postprocess_mode: PostprocessMode = "first_word"
+
+
+def training_callbacks(
     vqa_model: VQAModel,
-    args: TrainingArguments,
-    datasets: tuple[QADataset, QADataset],
+    val_dataset: QADataset,
     *,
     train: TrainParams,
-    resume_from: str | None,
+    answering: ValAnswering,
     live: Any | None,
-) -> Trainer:
-    """Train the wrapped `vqa_model` on (train, val) and return the Trainer, holding the best
-    checkpoint's weights. The training time is logged, not returned: it differs between machines
-    and runs, and in the metrics it would make every machine's dvc.lock differ."""
+) -> list[TrainerCallback]:
+    """The val exact match (when it picks the checkpoint; before early stopping, which reads
+    it), the DVCLive curves and early stopping, in the order the Trainer must call them."""
     callbacks: list[TrainerCallback] = []
+    if train.best_by == "exact_match":
+        callbacks.append(
+            ValExactMatch(
+                vqa_model,
+                val_dataset.rows,
+                val_dataset.images,
+                batch_size=train.batch_size,
+                max_new_tokens=answering.max_new_tokens,
+                postprocess_mode=answering.postprocess_mode,
+                log=None if live is None else partial(log_to_live, live),
+            )
+        )
     if live is not None:
         callbacks.append(DVCLiveCallback(live))
     if train.early_stopping_patience > 0:
         callbacks.append(
             EarlyStoppingCallback(early_stopping_patience=train.early_stopping_patience)
         )
+    return callbacks
+
+
+def run_trainer(
+    vqa_model: VQAModel,
+    args: TrainingArguments,
+    datasets: tuple[QADataset, QADataset],
+    *,
+    callbacks: list[TrainerCallback],
+    resume_from: str | None,
+) -> Trainer:
+    """Train the wrapped `vqa_model` on (train, val) and return the Trainer, holding the best
+    checkpoint's weights. The training time is logged, not returned: it differs between machines
+    and runs, and in the metrics it would make every machine's dvc.lock differ."""
     trainer = Trainer(
         model=vqa_model.model,
         args=args,
@@ -357,7 +399,7 @@ def run_trainer(
 
 
 def training_metrics(
-    state: Any, wrapped: WrappedModel, precision: str, examples: tuple[int, int]
+    state: Any, wrapped: WrappedModel, train: TrainParams, examples: tuple[int, int]
 ) -> dict[str, Any]:
     """metrics/train_lora.json: sizes, steps, losses and the best checkpoint of a finished run.
 
@@ -371,11 +413,9 @@ def training_metrics(
         "steps": state.global_step,
         "epochs": round(float(state.epoch or 0), 3),
         "final_train_loss": round(float(train_losses[-1]), 6) if train_losses else None,
-        "best_eval_loss": round(float(state.best_metric), 6)
-        if state.best_metric is not None
-        else None,
+        **_best_metrics(state, train.best_by),
         "best_checkpoint_step": _step_of(state.best_model_checkpoint),
-        "precision": precision,
+        "precision": resolve_precision(train.precision),
         "train_examples": examples[0],
         "val_examples": examples[1],
         "added_tokens": len(wrapped.new_tokens),
@@ -392,28 +432,40 @@ def train_lora(
     checkpoint_dir: Path,
     resume_from: str | None = None,
     live: Any | None = None,
+    answering: ValAnswering = ValAnswering(),
 ) -> TrainResult:
     """Wrap `vqa_model.model` with LoRA and train it; returns the best model and its metrics.
 
     Every word of the training answers becomes one token first (`wrap_for_training`); the
     output rows of the answer words and the new words' embeddings train with the LoRA weights.
-    `resume_from` is a checkpoint of the same run to continue (see `prepare_checkpoints`).
+    `resume_from` is a checkpoint of the same run to continue (see `prepare_checkpoints`);
+    `answering` answers the val questions when they pick the checkpoint (`train.best_by`).
     """
     torch.manual_seed(train.seed)
     wrapped = wrap_for_training(vqa_model, train_dataset.rows, lora, train)
     args = training_arguments(train, checkpoint_dir, len(train_dataset))
-    trainer = run_trainer(
-        vqa_model,
-        args,
-        (train_dataset, val_dataset),
-        train=train,
-        resume_from=resume_from,
-        live=live,
+    callbacks = training_callbacks(
+        vqa_model, val_dataset, train=train, answering=answering, live=live
     )
-    precision = resolve_precision(train.precision)
+    trainer = run_trainer(
+        vqa_model, args, (train_dataset, val_dataset), callbacks=callbacks, resume_from=resume_from
+    )
     examples = (len(train_dataset), len(val_dataset))
-    metrics = training_metrics(trainer.state, wrapped, precision, examples)
+    metrics = training_metrics(trainer.state, wrapped, train, examples)
     return TrainResult(model=trainer.model, metrics=metrics, processor=vqa_model.processor)
+
+
+def _best_metrics(state: Any, best_by: str) -> dict[str, float | None]:
+    """The kept checkpoint's val loss, and its val exact match when that chose it."""
+    best = state.best_metric
+    if best_by == "loss":
+        return {"best_eval_loss": round(float(best), 6) if best is not None else None}
+    step = _step_of(state.best_model_checkpoint)
+    losses = [e["eval_loss"] for e in state.log_history if "eval_loss" in e and e["step"] == step]
+    return {
+        "best_eval_loss": round(float(losses[-1]), 6) if losses else None,
+        "best_eval_exact_match": round(float(best), 6) if best is not None else None,
+    }
 
 
 def _step_of(checkpoint: str | None) -> int | None:
@@ -430,9 +482,11 @@ NOT_SHAPING_TRAINING: tuple[str, ...] = ("resume", "launcher")
 
 def run_fingerprint(params: Params, data_files: Sequence[Path]) -> str:
     """`training_fingerprint` of a stage run: model, LoRA and training params (all but
-    NOT_SHAPING_TRAINING), the data files' bytes and the local base model's weights."""
+    NOT_SHAPING_TRAINING), the answers' post-processing (it scores the val answers that can pick
+    the checkpoint), the data files' bytes and the local base model's weights."""
     settings = {
         "model": dataclasses.asdict(params.model),
+        "answers": params.answers.postprocess,
         "lora": dataclasses.asdict(params.lora),
         "train": {
             k: v
