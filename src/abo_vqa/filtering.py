@@ -35,6 +35,7 @@ from typing import Any, BinaryIO, NamedTuple
 from PIL import Image, UnidentifiedImageError
 
 from abo_vqa import abo
+from abo_vqa.io import write_json, write_jsonl
 from abo_vqa.params import SELECTED_ATTRIBUTES, FilterMetadataParams
 
 log = logging.getLogger(__name__)
@@ -195,33 +196,48 @@ class FilterResult:
 
 
 def scan_lines(
-    lines: Iterable[tuple[int, bytes | str]], attributes: Sequence[str], minimum: int
+    lines: Iterable[tuple[int, bytes]], attributes: Sequence[str], minimum: int
 ) -> Iterator[ScannedLine]:
     """The rules of step 1 that need only the line itself, over (line number, raw line) pairs.
 
     Blank lines are not listings and yield nothing. The English rule counts `attributes` against
-    `minimum`; only a listing that passes it gets its values built and serialized.
+    `minimum`; only a listing that passes it gets its values built and serialized. A line of the
+    usual shape is read through `abo.decode_usual_listing`, any other through
+    `abo.parse_listing_line` (same results, see there).
     """
     for line, text in lines:
         if not text or text.isspace():
             continue
-        try:
-            listing = abo.parse_listing_line(text)
-        except abo.RecordError as error:
-            yield line, None, (error.reason, error.detail), None, None
+        usual = abo.decode_usual_listing(text)
+        if usual is None:
+            yield _scan_checked(line, text, attributes, minimum)
             continue
-        key = (listing["item_id"], listing["domain_name"])
-        try:
-            english = abo.raw_english_attributes(listing, attributes)
-            if len(english) < minimum:
-                yield line, key, None, None, None
-                continue
-            colors = abo.standardized_colors(listing)
-        except abo.RecordError as error:
-            yield line, key, (error.reason, error.detail), None, None
+        key = (usual.item_id, usual.domain_name)
+        english = abo.usual_english_attributes(usual, attributes)
+        if len(english) < minimum:
+            yield line, key, None, None, None
             continue
-        values = ListingValues(english, colors, abo.product_type(listing))
-        yield line, key, None, listing.get("main_image_id"), values.to_json()
+        colors = abo.usual_standardized_colors(usual)
+        values = ListingValues(english, colors, abo.usual_product_type(usual))
+        yield line, key, None, usual.main_image_id, values.to_json()
+
+
+def _scan_checked(line: int, text: bytes, attributes: Sequence[str], minimum: int) -> ScannedLine:
+    """`scan_lines` for one line of any shape, every field checked where it is read."""
+    try:
+        listing = abo.parse_listing_line(text)
+    except abo.RecordError as error:
+        return line, None, (error.reason, error.detail), None, None
+    key = (listing["item_id"], listing["domain_name"])
+    try:
+        english = abo.raw_english_attributes(listing, attributes)
+        if len(english) < minimum:
+            return line, key, None, None, None
+        colors = abo.standardized_colors(listing)
+    except abo.RecordError as error:
+        return line, key, (error.reason, error.detail), None, None
+    values = ListingValues(english, colors, abo.product_type(listing))
+    return line, key, None, listing.get("main_image_id"), values.to_json()
 
 
 def scan_shard(path: Path, attributes: Sequence[str], minimum: int) -> list[ScannedLine]:
@@ -376,11 +392,33 @@ def image_checker(abo_root: Path) -> Callable[[abo.ImageRecord], ImageProblem]:
     images to worker processes would cost about as much as it saves.
     """
 
+    prefix = os.path.join(abo_root, "")
+
     def problem(image: abo.ImageRecord) -> ImageProblem:
         name = f"{abo.IMAGES_DIR}/{image.path}"
+        try:
+            if _is_whole_jpeg_file(prefix + name):
+                return None
+        except FileNotFoundError:
+            return "image_file_missing", f"{name}: no such file"
+        except OSError:
+            pass  # image_file_problem meets it again and words it
         return image_file_problem(abo_root / name, name)
 
     return problem
+
+
+def _is_whole_jpeg_file(path: str) -> bool:
+    """`_is_whole_jpeg` of the file at `path`, through the OS directly: a Python file object
+    and a Path per image cost more than the check itself (measured)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        if os.pread(fd, 3, 0) != b"\xff\xd8\xff":
+            return False
+        size = os.fstat(fd).st_size
+        return size >= 5 and os.pread(fd, 2, size - 2) == b"\xff\xd9"
+    finally:
+        os.close(fd)
 
 
 def listing_shards(abo_root: Path) -> list[Path]:
@@ -509,6 +547,16 @@ def _filter_listings(abo_root: Path, params: FilterMetadataParams) -> FilterResu
         shards=len(shards),
         images_in_table=len(images),
     )
+
+
+def write_outputs(result: FilterResult, out: Path, metrics: Path) -> Path:
+    """Write the stage's files: `out`/listings.jsonl, `out`/errors.jsonl and the metrics JSON;
+    returns the errors file's path."""
+    errors_path = out / "errors.jsonl"
+    write_jsonl(out / "listings.jsonl", result.rows)
+    write_jsonl(errors_path, (error.as_dict() for error in result.errors))
+    write_json(metrics, result.metrics())
+    return errors_path
 
 
 def summarise_errors(errors: Sequence[ErrorRecord], where: str) -> str:
