@@ -3,7 +3,7 @@ memory as the CSV grows.
 
     .venv/bin/python bench/bench_predict.py [--models models/base/tiny-blip-vqa models/merged]
         [--questions data/qa/qa.csv] [--image-dir data/abo_sample/images/small] [--rows 2000]
-        [--rounds 2] [--memory-rows 2000 20000] [--batch-size 32] [--threads 0]
+        [--rounds 2] [--memory-rows 2000 20000] [--batch-size 32] [--threads 0] [--plain-threads 0]
 
 The questions are the first `--rows` rows of the QA table (`dvc repro generate_qa` writes it, or
 `dvc pull`), repeated if it has fewer, as an `image_name,question` CSV over the embedded sample's
@@ -20,8 +20,10 @@ images. Every figure comes from whole processes, as a user runs them:
    each run and the ratio of the largest to the smallest.
 
 `--models` defaults to the shipped base and, when `dvc repro` has built it, the merged
-fine-tuned model. `--threads` is passed to `abo-vqa predict` when not 0. Run under `nice` on a
-shared machine; the ratios compare runs that saw the same load, the absolute figures do not.
+fine-tuned model. `--threads` is passed to `abo-vqa predict` when not 0, `--plain-threads` sets
+the plain loop's (through OMP_NUM_THREADS; on a busy machine torch's one thread per core makes a
+one-row loop crawl, and 1 is the fairer baseline there). Run under `nice` on a shared machine;
+the ratios compare runs that saw the same load, the absolute figures do not.
 """
 
 from __future__ import annotations
@@ -61,10 +63,12 @@ def write_questions(source: Path, rows: int, out: Path) -> None:
         writer.writerows(table[i % len(table)] for i in range(rows))
 
 
-def run_process(command: list[str]) -> Run:
-    """Wall time and peak resident set of one process (its own, from wait4)."""
+def run_process(command: list[str], threads: int = 0) -> Run:
+    """Wall time and peak resident set of one process (its own, from wait4); `threads`, if not
+    0, sets its torch threads through OMP_NUM_THREADS."""
+    env = {**os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {})}
     started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
     _, status, usage = os.wait4(process.pid, 0)
     seconds = time.perf_counter() - started
     process.returncode = os.waitstatus_to_exitcode(status)
@@ -115,8 +119,9 @@ def throughput(model: str, work: Path, args: argparse.Namespace) -> None:
     for round_index in range(args.rounds):
         order = list(commands) if round_index % 2 == 0 else list(commands)[::-1]
         for name in order:
-            startup = run_process(commands[name](one, work / f"{name}-one.csv"))
-            whole = run_process(commands[name](full, work / f"{name}.csv"))
+            threads = args.plain_threads if name == "plain" else 0
+            startup = run_process(commands[name](one, work / f"{name}-one.csv"), threads)
+            whole = run_process(commands[name](full, work / f"{name}.csv"), threads)
             runs[name].append((whole, startup))
     agree, total = agreement(work / "plain.csv", work / "predict.csv")
     print(f"\nmodel {model}: {args.rows} rows, {args.rounds} rounds (medians; ratios per round)")
@@ -165,10 +170,16 @@ def main() -> None:
     parser.add_argument("--questions", type=Path, default=ROOT / "data/qa/qa.csv")
     parser.add_argument("--image-dir", type=Path, default=ROOT / "data/abo_sample/images/small")
     parser.add_argument("--rows", type=int, default=2000)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=2, help="0: skip the throughput part")
     parser.add_argument("--memory-rows", type=int, nargs="*", default=[2000, 20000])
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--threads", type=int, default=0, help="abo-vqa predict --threads")
+    parser.add_argument(
+        "--plain-threads",
+        type=int,
+        default=0,
+        help="torch threads of the plain loop (OMP_NUM_THREADS; 0: torch's default)",
+    )
     args = parser.parse_args()
     if not args.questions.is_file():
         raise SystemExit(f"{args.questions}: no QA table (`dvc repro generate_qa` writes it)")
@@ -178,7 +189,7 @@ def main() -> None:
         f"on {os.cpu_count()} CPUs"
     )
     with tempfile.TemporaryDirectory(prefix="bench_predict_") as tmp:
-        for model in models:
+        for model in models if args.rounds else ():
             throughput(model, Path(tmp), args)
         if args.memory_rows:
             print(f"\nmemory, model {models[0]}:")
