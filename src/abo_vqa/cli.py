@@ -12,6 +12,7 @@ abo-vqa recipe --list | abo-vqa recipe NAME [--variant V] [--run]
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -105,10 +106,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if done == total and out.exists() and args.resume:
         print(f"all {total} rows are already in {args.out}: nothing to do", file=sys.stderr)
         return 0
-    if args.threads:
-        import torch
+    import torch
 
-        torch.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads or _threads_beside_decoding())
     summary = predict_csv(
         _load_model(args),
         questions,
@@ -130,6 +130,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     return 0
+
+
+def _threads_beside_decoding() -> int:
+    """torch threads for `predict`: one per usable core but one, which the decoding thread
+    takes (on a 2-core machine, two torch threads and the decoder each slow the others)."""
+    usable = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    return max(1, (len(usable) if usable else os.cpu_count() or 1) - 1)
 
 
 def _progress_printer(total: int, every_s: float = 30.0):
@@ -322,7 +329,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--threads",
         type=int,
         default=0,
-        help="torch threads (default 0: torch's own choice, one per core)",
+        help="torch threads (default 0: one per core but one, left to decoding images)",
     )
     _add_model_options(predict)
     predict.set_defaults(run=cmd_predict)

@@ -70,6 +70,13 @@ def write_csv(path: str | Path, rows: Iterable[Mapping[str, Any]], columns: Sequ
 def read_csv(path: str | Path, required: Sequence[str] = ()) -> list[dict[str, str]]:
     """Read a CSV into dicts, failing with the file's name if a required column is missing
     (or the file is not UTF-8 text or not CSV: `InputError` naming the file and line)."""
+    return [row for _, row in iter_csv(path, required)]
+
+
+def iter_csv(
+    path: str | Path, required: Sequence[str] = ()
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """`read_csv` streaming: (line number where the row ends, row), one at a time."""
     path = Path(path)
     with path.open(encoding="utf-8", newline="") as handle:
         reader = csv.DictReader(handle)
@@ -77,7 +84,8 @@ def read_csv(path: str | Path, required: Sequence[str] = ()) -> list[dict[str, s
             missing = [c for c in required if c not in (reader.fieldnames or [])]
             if missing:
                 raise InputError(f"{path}: missing column(s) {missing}; found {reader.fieldnames}")
-            return list(reader)
+            for row in reader:
+                yield reader.line_num, row
         except UnicodeDecodeError as error:
             raise InputError(f"{path}: not UTF-8 text ({error.reason})") from error
         except csv.Error as error:

@@ -22,7 +22,7 @@ from typing import Any
 from PIL import Image
 
 from abo_vqa.answers import postprocess
-from abo_vqa.io import InputError
+from abo_vqa.io import InputError, iter_csv
 
 INPUT_COLUMNS: tuple[str, ...] = ("image_name", "question")
 ANSWER_COLUMNS: tuple[str, ...] = ("generated_answer", "error")
@@ -144,28 +144,12 @@ def answer_rows(
 
 
 def read_rows(path: Path) -> Iterator[tuple[int, dict[str, str]]]:
-    """(line number, row) of the question CSV, streaming; the first line is the header.
-
-    Raises `InputError` naming the file (and line) for a missing column, text that is not UTF-8
-    or not CSV, and a row with more fields than the header.
-    """
-    with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
-        try:
-            missing = [c for c in INPUT_COLUMNS if c not in (reader.fieldnames or [])]
-            if missing:
-                raise InputError(f"{path}: missing column(s) {missing}; found {reader.fieldnames}")
-            for row in reader:
-                if None in row:
-                    raise InputError(
-                        f"{path}:{reader.line_num}: more fields than the header's "
-                        f"{len(reader.fieldnames or [])}"
-                    )
-                yield reader.line_num, row
-        except UnicodeDecodeError as error:
-            raise InputError(f"{path}: not UTF-8 text ({error.reason})") from error
-        except csv.Error as error:
-            raise InputError(f"{path}:{reader.line_num}: not valid CSV: {error}") from error
+    """(line number, row) of the question CSV, streaming (`iter_csv`'s errors), and an
+    `InputError` naming the line of a row with more fields than the header."""
+    for line, row in iter_csv(path, INPUT_COLUMNS):
+        if None in row:  # csv.DictReader's key for the fields beyond the header's
+            raise InputError(f"{path}:{line}: more fields than the header has")
+        yield line, row
 
 
 def check_questions(path: Path) -> tuple[list[str], int]:
