@@ -3,7 +3,7 @@ memory as the CSV grows.
 
     .venv/bin/python bench/bench_predict.py [--models models/base/tiny-blip-vqa models/merged]
         [--questions data/qa/qa.csv] [--image-dir data/abo_sample/images/small] [--rows 2000]
-        [--rounds 2] [--memory-rows 2000 20000] [--batch-size 32] [--threads 0] [--plain-threads 0]
+        [--rounds 2] [--memory-rows 2000 20000] [--batch-size 0] [--threads 0] [--plain-threads 0]
 
 The questions are the first `--rows` rows of the QA table (`dvc repro generate_qa` writes it, or
 `dvc pull`), repeated if it has fewer, as an `image_name,question` CSV over the embedded sample's
@@ -20,7 +20,8 @@ images. Every figure comes from whole processes, as a user runs them:
    each run and the ratio of the largest to the smallest.
 
 `--models` defaults to the shipped base and, when `dvc repro` has built it, the merged
-fine-tuned model. `--threads` is passed to `abo-vqa predict` when not 0, `--plain-threads` sets
+fine-tuned model. `--batch-size` and `--threads` are passed to `abo-vqa predict` when not 0
+(its defaults otherwise: 64, and one torch thread per core but one), `--plain-threads` sets
 the plain loop's (through OMP_NUM_THREADS; on a busy machine torch's one thread per core makes a
 one-row loop crawl, and 1 is the fairer baseline there). Run under `nice` on a shared machine;
 the ratios compare runs that saw the same load, the absolute figures do not.
@@ -91,9 +92,10 @@ def predict_command(
     command = [
         sys.executable, "-m", "abo_vqa.cli", "predict", "--model", model,
         "--image-dir", str(image_dir), "--csv", str(questions), "--out", str(out),
-        "--postprocess", "raw", "--batch-size", str(args.batch_size),
+        "--postprocess", "raw",
     ]  # fmt: skip
-    return command + (["--threads", str(args.threads)] if args.threads else [])
+    options = (("--batch-size", args.batch_size), ("--threads", args.threads))
+    return command + [text for name, value in options if value for text in (name, str(value))]
 
 
 def agreement(plain_out: Path, predict_out: Path) -> tuple[int, int]:
@@ -172,7 +174,7 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=2000)
     parser.add_argument("--rounds", type=int, default=2, help="0: skip the throughput part")
     parser.add_argument("--memory-rows", type=int, nargs="*", default=[2000, 20000])
-    parser.add_argument("--batch-size", type=int, default=32)
+    parser.add_argument("--batch-size", type=int, default=0, help="0: predict's default")
     parser.add_argument("--threads", type=int, default=0, help="abo-vqa predict --threads")
     parser.add_argument(
         "--plain-threads",

@@ -319,7 +319,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--image-dir", required=True)
     predict.add_argument("--csv", required=True)
     predict.add_argument("--out", default="results.csv")
-    predict.add_argument("--batch-size", type=_positive_int, default=32)
+    predict.add_argument("--batch-size", type=_positive_int, default=64)
     predict.add_argument(
         "--resume",
         action="store_true",
