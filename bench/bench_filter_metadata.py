@@ -59,6 +59,11 @@ from abo_vqa.filtering import FilterResult, filter_listings, scan_shard, worker_
 from abo_vqa.io import write_json, write_jsonl
 from abo_vqa.params import FilterMetadataParams
 
+try:
+    from abo_vqa.filtering import write_outputs
+except ImportError:  # code from before it, run for before/after figures
+    write_outputs = None
+
 REAL_LISTINGS = 147_702
 REAL_IMAGES = 398_212
 
@@ -341,11 +346,12 @@ def whole_stage(root: Path, params: FilterMetadataParams, out: Path) -> FilterRe
     """(d): the stage as `dvc repro` runs it, after the params are read: `filter_listings` and
     the writing of its files."""
     result = filter_listings(root, params)
-    # What the stage script writes (as written here, this also runs on code from before
-    # `filtering.write_outputs`, for before/after figures).
-    write_jsonl(out / "listings.jsonl", result.rows)
-    write_jsonl(out / "errors.jsonl", (error.as_dict() for error in result.errors))
-    write_json(out / "metrics.json", result.metrics())
+    if write_outputs is not None:
+        write_outputs(result, out, out / "metrics.json")
+    else:  # code from before `write_outputs` (before/after figures): what its stage wrote
+        write_jsonl(out / "listings.jsonl", result.rows)
+        write_jsonl(out / "errors.jsonl", (error.as_dict() for error in result.errors))
+        write_json(out / "metrics.json", result.metrics())
     return result
 
 

@@ -31,12 +31,14 @@ from __future__ import annotations
 
 import argparse
 import csv
+import math
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,13 +133,13 @@ def throughput(model: str, work: Path, args: argparse.Namespace) -> None:
     for name, pairs in runs.items():
         print(
             f"{name:10}{statistics.median(args.rows / w.seconds for w, _ in pairs):10.1f}"
-            f"{statistics.median(steady_rate(args.rows, w, s) for w, s in pairs):16.1f}"
+            f"{median_or_nan(steady_rate(args.rows, w, s) for w, s in pairs):16.1f}"
             f"{statistics.median(s.seconds for _, s in pairs):12.1f}"
             f"{max(w.peak_rss_mb for w, _ in pairs):13.0f}"
         )
     pairs = list(zip(runs["plain"], runs["predict"], strict=True))
     whole_ratio = statistics.median(p[0].seconds / o[0].seconds for p, o in pairs)
-    steady_ratio = statistics.median(
+    steady_ratio = median_or_nan(
         steady_rate(args.rows, *o) / steady_rate(args.rows, *p) for p, o in pairs
     )
     print(
@@ -147,8 +149,16 @@ def throughput(model: str, work: Path, args: argparse.Namespace) -> None:
 
 
 def steady_rate(rows: int, whole: Run, startup: Run) -> float:
-    """Rows/s once started: the 1-row run's time (start-up and one answer) taken off."""
-    return (rows - 1) / max(whole.seconds - startup.seconds, 1e-9)
+    """Rows/s once started: the 1-row run's time (start-up and one answer) taken off; NaN when
+    that leaves less than a tenth of the run (the load changed too much between the two)."""
+    answering = whole.seconds - startup.seconds
+    return (rows - 1) / answering if answering > 0.1 * whole.seconds else math.nan
+
+
+def median_or_nan(values: Iterable[float]) -> float:
+    """The median of the values that are numbers (NaN if none is)."""
+    numbers = [value for value in values if not math.isnan(value)]
+    return statistics.median(numbers) if numbers else math.nan
 
 
 def memory(model: str, work: Path, args: argparse.Namespace) -> None:

@@ -18,6 +18,7 @@ Order of the rules, each drop counted under its reason (`DROP_REASONS`):
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import os
 import random
@@ -27,7 +28,7 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
-from itertools import islice
+from itertools import chain, islice
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
@@ -35,7 +36,7 @@ from typing import Any, BinaryIO, NamedTuple
 from PIL import Image, UnidentifiedImageError
 
 from abo_vqa import abo
-from abo_vqa.io import write_json, write_jsonl
+from abo_vqa.io import jsonl_line, write_json, write_jsonl, write_lines
 from abo_vqa.params import SELECTED_ATTRIBUTES, FilterMetadataParams
 
 log = logging.getLogger(__name__)
@@ -123,8 +124,12 @@ class ValueStore:
         return offset, len(data)
 
     def get(self, where: tuple[int, int]) -> ListingValues:
+        return ListingValues.from_json(self.serialized(where))
+
+    def serialized(self, where: tuple[int, int]) -> bytes:
+        """The values at `where` as `put` got them."""
         offset, size = where
-        return ListingValues.from_json(self._buffer[offset : offset + size])
+        return bytes(self._buffer[offset : offset + size])
 
 
 ScannedLine = tuple[int, tuple[str, str] | None, tuple[str, str] | None, str | None, bytes | None]
@@ -170,8 +175,9 @@ class ScanResult:
 
 @dataclass(frozen=True)
 class FilterResult:
-    rows: tuple[dict[str, Any], ...]
-    """Kept listings in shuffled order, each with `LISTING_COLUMNS`."""
+    lines: tuple[str, ...]
+    """Kept listings in shuffled order, each its row (`LISTING_COLUMNS`) as the line of JSON
+    listings.jsonl holds (`io.jsonl_line`): built by the worker processes, beside the scan."""
     errors: tuple[ErrorRecord, ...]
     """Unusable lines and image files, sorted by (file, line)."""
     listings_read: int
@@ -181,8 +187,13 @@ class FilterResult:
     images_in_table: int
 
     @property
+    def rows(self) -> tuple[dict[str, Any], ...]:
+        """The kept listings' rows."""
+        return tuple(json.loads(line) for line in self.lines)
+
+    @property
     def kept(self) -> int:
-        return len(self.rows)
+        return len(self.lines)
 
     def metrics(self) -> dict[str, Any]:
         """The stage's metrics: flat counts with stable keys."""
@@ -344,6 +355,15 @@ def listing_row(
         "standardized_colors": values.standardized_colors,
         "metadata_text": abo.metadata_text(attributes, order),
     }
+
+
+def listing_lines(kept: Sequence[tuple[Candidate, bytes]], order: Sequence[str]) -> list[str]:
+    """The listings.jsonl lines of kept candidates, each with its serialized `ListingValues`:
+    the task the worker processes run once the candidates are chosen."""
+    return [
+        jsonl_line(listing_row(candidate, ListingValues.from_json(values), order))
+        for candidate, values in kept
+    ]
 
 
 def image_file_problem(path: Path, name: str) -> ImageProblem:
@@ -513,9 +533,14 @@ def _cycle_collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+ROWS_PER_TASK = 1000
+"""Kept listings per task when the worker processes build the output rows."""
+
+
 def _filter_listings(abo_root: Path, params: FilterMetadataParams) -> FilterResult:
     shards = listing_shards(abo_root)
     workers = worker_count(params.workers, len(shards))
+    order = params_order(params)
     with ordered_map(workers) as map_in_order:
         scan_one = partial(
             scan_shard, attributes=params.attributes, minimum=params.min_english_attributes
@@ -532,15 +557,19 @@ def _filter_listings(abo_root: Path, params: FilterMetadataParams) -> FilterResu
             workers,
             len(scan.candidates),
         )
-    ordered = shuffle_candidates(scan.candidates, params.seed)
-    kept, image_errors, image_drops = select_candidates(
-        ordered, params.max_images, image_checker(abo_root)
-    )
+        ordered = shuffle_candidates(scan.candidates, params.seed)
+        kept, image_errors, image_drops = select_candidates(
+            ordered, params.max_images, image_checker(abo_root)
+        )
+        tasks = [
+            [(c, scan.values.serialized(c.values)) for c in kept[start : start + ROWS_PER_TASK]]
+            for start in range(0, len(kept), ROWS_PER_TASK)
+        ]
+        lines = tuple(chain.from_iterable(map_in_order(partial(listing_lines, order=order), tasks)))
     dropped = scan.dropped + image_drops
-    order = params_order(params)
     errors = sorted(scan.errors + image_errors, key=lambda e: (e.file, e.line))
     return FilterResult(
-        rows=tuple(listing_row(c, scan.values.get(c.values), order) for c in kept),
+        lines=lines,
         errors=tuple(errors),
         listings_read=scan.listings_read,
         dropped={reason: dropped.get(reason, 0) for reason in DROP_REASONS},
@@ -553,7 +582,7 @@ def write_outputs(result: FilterResult, out: Path, metrics: Path) -> Path:
     """Write the stage's files: `out`/listings.jsonl, `out`/errors.jsonl and the metrics JSON;
     returns the errors file's path."""
     errors_path = out / "errors.jsonl"
-    write_jsonl(out / "listings.jsonl", result.rows)
+    write_lines(out / "listings.jsonl", result.lines)
     write_jsonl(errors_path, (error.as_dict() for error in result.errors))
     write_json(metrics, result.metrics())
     return errors_path

@@ -43,12 +43,22 @@ def read_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
 
 
 def write_jsonl(path: str | Path, rows: Iterable[Mapping[str, Any]]) -> int:
+    return write_lines(path, (jsonl_line(row) for row in rows))
+
+
+def jsonl_line(row: Mapping[str, Any]) -> str:
+    """One row as `write_jsonl` writes it (without the newline)."""
+    return json.dumps(row, ensure_ascii=False)
+
+
+def write_lines(path: str | Path, lines: Iterable[str]) -> int:
+    """Write each string followed by a newline; returns how many."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     count = 0
     with path.open("w", encoding="utf-8", newline="\n") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        for line in lines:
+            handle.write(line + "\n")
             count += 1
     return count
 
