@@ -45,13 +45,12 @@ from fake_gemini import (
     Reply,
     provider_params,
     qa_reply,
+    remote_provider,
     write_listings,
 )
 from fake_openai import FakeOpenAI, openai_params
 from fake_openai import rate_limited as openai_rate_limited
 
-from abo_vqa.qa.gemini.provider import GeminiProvider
-from abo_vqa.qa.openai_compat.provider import OpenAICompatProvider
 from abo_vqa.qa.store import ResponseStore
 
 
@@ -95,13 +94,11 @@ def measure(
                   "max_rate_limit_retries": 1000}  # fmt: skip
         if provider == "gemini":
             params = provider_params(fake.base_url, api_keys_env="BENCH_GEMINI_KEYS", **common)
-            make = GeminiProvider
         else:
             params = openai_params(fake.base_url, api_key_env="BENCH_OPENAI_KEY", **common)
-            make = OpenAICompatProvider
         started = time.monotonic()
         store = ResponseStore(provider, root / "cache", root=root / "store")
-        run = make(params, root / "images", store).run(listings)
+        run = remote_provider(params, root / "images", store).run(listings)
         wall = time.monotonic() - started
     admitted = sorted(limited.admitted)
     windows = int((admitted[-1] - admitted[0]) // args.window_s)

@@ -1,8 +1,9 @@
 """Stage final_eval: the fine-tuned and the quantized model on the test split, plus the reports.
 
-Writes the per-model predictions and metrics JSON, the markdown comparison, the self-contained
-HTML report (with sample answers and their images) and the CSV files behind the DVC plots. Both
-reports end with the quantization trade-off the quantize stage measured.
+Writes the per-model predictions (the fine-tuned model's with blank images too) and metrics JSON
+(with the paired comparisons between models and the vision dependence), the markdown comparison,
+the self-contained HTML report (with sample answers and their images) and the CSV files behind
+the DVC plots. Both reports end with the quantization trade-off the quantize stage measured.
 """
 
 from __future__ import annotations
@@ -14,7 +15,13 @@ from pathlib import Path
 from abo_vqa import abo
 from abo_vqa.determinism import deterministic_torch
 from abo_vqa.evaluate import PREDICTION_COLUMNS, ImageFiles
-from abo_vqa.final_eval import build_reports, evaluate_final_models, report_context
+from abo_vqa.final_eval import (
+    build_reports,
+    evaluate_final_models,
+    paired_statistics,
+    report_context,
+    significance_json,
+)
 from abo_vqa.io import read_csv, read_json, write_csv, write_json
 from abo_vqa.params import load_params
 from abo_vqa.qa.base import QA_COLUMNS
@@ -30,7 +37,10 @@ def main() -> None:
     parser.add_argument("--quantized", type=Path, required=True)
     parser.add_argument("--baseline-metrics", type=Path, required=True)
     parser.add_argument(
-        "--baseline-predictions", type=Path, required=True, help="folder with base.csv"
+        "--baseline-predictions",
+        type=Path,
+        required=True,
+        help="folder with <model>.csv of every model in --baseline-metrics",
     )
     parser.add_argument(
         "--quantize-metrics", type=Path, required=True, help="the quantize stage's metrics JSON"
@@ -60,18 +70,29 @@ def main() -> None:
         write_csv(args.predictions / f"{name}.csv", table, PREDICTION_COLUMNS)
         log.info("%s: exact match %.3f", name, summary["exact_match"]["mean"])
     summaries = {name: summary for name, (_, summary) in results.items()}
-    write_json(args.metrics, summaries)
+    baseline_summaries = read_json(args.baseline_metrics)
+    tables = {
+        **{
+            name: read_csv(args.baseline_predictions / f"{name}.csv", required=PREDICTION_COLUMNS)
+            for name in baseline_summaries
+        },
+        **{name: table for name, (table, _) in results.items()},
+    }
+    statistics = paired_statistics(tables, params.metrics)
+    for key, entry in statistics.paired.items():
+        log.info("%s: %+.1f points, p %.3g, %s", key, 100 * entry["delta"], entry["p_value"],
+                 entry["verdict"])  # fmt: skip
+    write_json(args.metrics, {**summaries, **significance_json(statistics)})
 
     reports = build_reports(
-        {**read_json(args.baseline_metrics), **summaries},
+        {**baseline_summaries, **summaries},
         finetuned_predictions=results["finetuned"][0],
-        base_predictions=read_csv(
-            args.baseline_predictions / "base.csv", required=PREDICTION_COLUMNS
-        ),
+        base_predictions=tables["base"],
         images=images,
         quantization=read_json(args.quantize_metrics),
         context=report_context(params, len(test_rows), len(images)),
         postprocess=params.answers.postprocess,
+        significance=statistics,
     )
     for path, text in ((args.report, reports.markdown), (args.html, reports.html)):
         path.parent.mkdir(parents=True, exist_ok=True)

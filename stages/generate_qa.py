@@ -12,10 +12,9 @@ from abo_vqa import abo
 from abo_vqa.io import read_jsonl, write_csv, write_json
 from abo_vqa.params import load_params
 from abo_vqa.qa.base import QA_COLUMNS, REJECTED_COLUMNS
-from abo_vqa.qa.dataset import build_qa_table
+from abo_vqa.qa.curate import curate, stop_line
 from abo_vqa.qa.estimate import estimate_run, format_estimate
-from abo_vqa.qa.providers import make_provider
-from abo_vqa.qa.verify import apply_verification
+from abo_vqa.qa.remote.errors import CurationError
 from abo_vqa.stage import run_stage
 
 log = logging.getLogger("generate_qa")
@@ -38,18 +37,8 @@ def main() -> None:
         print(format_estimate(estimate), file=sys.stderr, flush=True)
     # A declared DVC output: it must exist even for providers that cache nothing.
     Path(params.generate_qa.cache_dir).mkdir(parents=True, exist_ok=True)
-    provider = make_provider(params.generate_qa, images_root)
-    run = provider.run(listings)
-    run, verification = apply_verification(params, listings, run, provider.name, images_root)
-    table = build_qa_table(
-        listings,
-        run,
-        provider=provider.name,
-        question_types=params.generate_qa.question_types,
-        drop_unrequested_types=params.generate_qa.drop_unrequested_types,
-    )
-    if verification is not None:
-        table.metrics["verification"] = verification.metrics()
+    curation = curate(params, listings, images_root)
+    table = curation.table
     write_csv(args.out, table.rows, QA_COLUMNS)
     write_csv(args.rejected, (r.as_row() for r in table.rejected), REJECTED_COLUMNS)
     write_json(args.metrics, table.metrics)
@@ -58,10 +47,12 @@ def main() -> None:
         len(listings),
         len(table.rows),
         table.metrics["images_with_qa"],
-        provider.name,
-        sum(table.metrics["rejected"].values()),
+        curation.provider,
+        len(table.rejected),
         args.rejected,
     )
+    if curation.stopped:  # outputs written: nothing obtained is lost, and the stage fails
+        raise CurationError(stop_line(curation, len(listings)))
 
 
 if __name__ == "__main__":

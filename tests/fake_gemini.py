@@ -440,21 +440,62 @@ def write_listings(images_root: Any, count: int, *, size: int = 24) -> list[dict
     return rows
 
 
+def remote_params(provider: str, fast: dict[str, Any], overrides: dict[str, Any]) -> Any:
+    """GenerateQAParams for remote `provider`, from flat keyword overrides sorted into place: a
+    field of the provider's section, of its `limits` or `sampling`, of GenerateQAParams itself,
+    or `batch_<field>` / `vertex_<field>` for Gemini's batch and vertex sections (`batch=True`
+    and `vertexai=True` switch them on)."""
+    import dataclasses
+
+    from abo_vqa.qa.params import CallLimits, GenerateQAParams
+
+    section_class = type(getattr(GenerateQAParams(), provider))
+    sampling_class = type(section_class().sampling)
+    top = {f.name for f in dataclasses.fields(GenerateQAParams)}
+    nested: dict[str, dict[str, Any]] = {"limits": {}, "sampling": {}, "batch": {}, "vertex": {}}
+    own: dict[str, Any] = {}
+    general: dict[str, Any] = {}
+    limit_names = {f.name for f in dataclasses.fields(CallLimits)}
+    sampling_names = {f.name for f in dataclasses.fields(sampling_class)}
+    renamed = {"batch": "batch_enabled", "vertexai": "vertex_enabled"}
+    for name, value in {**fast, **overrides}.items():
+        name = renamed.get(name, name)
+        group, _, rest = name.partition("_")
+        if name in limit_names:
+            nested["limits"][name] = value
+        elif name in sampling_names:
+            nested["sampling"][name] = value
+        elif group in ("batch", "vertex") and provider == "gemini":
+            nested[group][rest] = value
+        elif name in top and name != provider:
+            general[name] = value
+        else:
+            own[name] = value
+    defaults = section_class()
+    for group, values in nested.items():
+        if values:
+            own[group] = dataclasses.replace(getattr(defaults, group), **values)
+    return GenerateQAParams(provider=provider, **{provider: section_class(**own)}, **general)
+
+
 def provider_params(base_url: str, *, questions_per_image: int = 3, **gemini: Any) -> Any:
     """GenerateQAParams for the gemini provider pointed at `base_url`, fast for tests: high
-    limits, short timeouts and back-offs, no progress bar (override any field by keyword)."""
-    from abo_vqa.params import GeminiParams, GenerateQAParams
-
-    settings: dict[str, Any] = {
+    limits, short timeouts and back-offs, no progress bar (override any field by keyword, see
+    `remote_params`)."""
+    fast: dict[str, Any] = {
         "base_url": base_url, "requests_per_minute": 60_000.0, "workers": 4, "timeout_s": 5.0,
         "backoff_s": 0.01, "max_backoff_s": 0.05, "progress": False, "batch_poll_s": 0.01,
+        "questions_per_image": questions_per_image,
     }  # fmt: skip
-    settings.update(gemini)
-    return GenerateQAParams(
-        provider="gemini",
-        questions_per_image=questions_per_image,
-        gemini=GeminiParams(**settings),
-    )
+    return remote_params("gemini", fast, gemini)
+
+
+def remote_provider(params: Any, images: Path, store: Any, **options: Any) -> Any:
+    """The remote provider `params.provider` names, over `store` (a ResponseStore)."""
+    from abo_vqa.qa.providers import make_api
+    from abo_vqa.qa.remote.provider import RemoteProvider
+
+    return RemoteProvider(params, images, store, make_api(params, params.provider), **options)
 
 
 def gemini_store(folder: Path, root: Path | None = None) -> Any:
@@ -468,14 +509,15 @@ def gemini_store(folder: Path, root: Path | None = None) -> Any:
 _CHILD = """
 import json, sys
 from pathlib import Path
-from abo_vqa.params import GeminiParams, GenerateQAParams
-from abo_vqa.qa.gemini.provider import GeminiProvider
+from abo_vqa.config import parse_section
+from abo_vqa.qa.params import GenerateQAParams
+from abo_vqa.qa.providers import make_api
+from abo_vqa.qa.remote.provider import RemoteProvider
 from abo_vqa.qa.store import ResponseStore
 job = json.loads(Path(sys.argv[1]).read_text())
-params = GenerateQAParams(provider="gemini", questions_per_image=job["questions_per_image"],
-                          gemini=GeminiParams(**job["gemini"]))
+params = parse_section(GenerateQAParams, job["params"], "generate_qa")
 store = ResponseStore("gemini", Path(job["published"]), root=Path(job["store"]))
-GeminiProvider(params, Path(job["images"]), store).run(job["listings"])
+RemoteProvider(params, Path(job["images"]), store, make_api(params, "gemini")).run(job["listings"])
 """
 
 
@@ -487,8 +529,7 @@ def start_provider_process(
     from dataclasses import asdict
 
     job = {
-        "gemini": asdict(params.gemini), "questions_per_image": params.questions_per_image,
-        "images": str(images), "listings": listings,
+        "params": asdict(params), "images": str(images), "listings": listings,
         "published": str(store.published_root.parent), "store": str(store.root.parent),
     }  # fmt: skip
     path = Path(folder) / "provider-job.json"

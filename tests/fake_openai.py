@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from fake_gemini import FakeGemini, Reply, Request, key_id, qa_pairs_for
+from fake_gemini import FakeGemini, Reply, Request, key_id, qa_pairs_for, remote_params
 
 
 def completion(
@@ -95,14 +95,11 @@ class FakeOpenAI(FakeGemini):
 
 
 def openai_params(base_url: str, *, questions_per_image: int = 3, **openai: Any) -> Any:
-    """GenerateQAParams for the openai provider pointed at `base_url`, fast for tests."""
-    from abo_vqa.params import GenerateQAParams, OpenAIParams
-
-    settings: dict[str, Any] = {
+    """GenerateQAParams for the openai provider pointed at `base_url`, fast for tests (override
+    any field by keyword, see `fake_gemini.remote_params`)."""
+    fast: dict[str, Any] = {
         "base_url": base_url, "model": "fake-vl", "requests_per_minute": 60_000.0, "workers": 4,
         "timeout_s": 5.0, "backoff_s": 0.01, "max_backoff_s": 0.05, "progress": False,
+        "questions_per_image": questions_per_image,
     }  # fmt: skip
-    settings.update(openai)
-    return GenerateQAParams(
-        provider="openai", questions_per_image=questions_per_image, openai=OpenAIParams(**settings)
-    )
+    return remote_params("openai", fast, openai)

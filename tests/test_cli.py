@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from cli_errors import one_line_error
 from PIL import Image
 
 from abo_vqa.cli import main
@@ -178,17 +179,6 @@ def test_check_params_names_a_misspelt_key_and_exits_2(tmp_path):
 
 
 # --- a fresh clone: every failure is one line naming what is missing and how to get it ---------
-
-
-def one_line_error(capsys, argv: list[str]) -> str:
-    """Run `abo-vqa argv` in this process; it must exit 2 with exactly one line on stderr."""
-    with pytest.raises(SystemExit) as exit_info:
-        main(argv)
-    err = capsys.readouterr().err
-    assert exit_info.value.code == 2, err
-    assert len(err.splitlines()) == 1, err
-    assert "Traceback" not in err
-    return err.strip()
 
 
 @pytest.fixture

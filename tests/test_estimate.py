@@ -9,18 +9,14 @@ from pathlib import Path
 
 import pytest
 import yaml
-from fake_gemini import FakeGemini, provider_params, write_listings
+from fake_gemini import FakeGemini, provider_params, remote_provider, write_listings
 from fake_openai import FakeOpenAI, openai_params
 
 from abo_vqa.cli import main as cli_main
-from abo_vqa.params import OpenAIParams
-from abo_vqa.qa.estimate import (
-    estimate_run,
-    format_estimate,
-    gemini_image_tokens,
-    openai_image_tokens,
-)
-from abo_vqa.qa.gemini.provider import GeminiProvider
+from abo_vqa.qa.estimate import estimate_run, format_estimate
+from abo_vqa.qa.gemini.api import gemini_image_tokens
+from abo_vqa.qa.openai_compat.api import openai_image_tokens
+from abo_vqa.qa.params import GeminiBatchParams, OpenAIParams
 from abo_vqa.qa.store import ResponseStore
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,11 +50,8 @@ def test_openai_image_tokens(size, detail, tokens):
     assert openai_image_tokens(*size, detail) == tokens
 
 
-def _prompt_chars(provider, listings, images):
-    from abo_vqa.qa.gemini.provider import plan_jobs
-
-    jobs, _ = plan_jobs(listings, provider.params, images, provider.template, provider.settings,
-                        provider.section)  # fmt: skip
+def _prompt_chars(provider, listings):
+    jobs, _ = provider.plan(listings)
     return [len(job.prompt) for job in jobs]
 
 
@@ -70,11 +63,11 @@ def test_gemini_estimate_counts_only_uncached_images_and_uses_the_cached_mean(
     listings = write_listings(images, 3)  # 24×24 JPEGs
     with FakeGemini() as fake:
         params = replace(provider_params(fake.base_url), cache_dir=str(tmp_path / "cache"))
-        provider = GeminiProvider(params, images, ResponseStore("gemini", tmp_path / "cache"))
+        provider = remote_provider(params, images, ResponseStore("gemini", tmp_path / "cache"))
         before = estimate_run(params, listings, images)
         provider.run(listings[:1])  # the fake answers with 60 output tokens
         after = estimate_run(params, listings, images)
-    chars = _prompt_chars(provider, listings, images)
+    chars = _prompt_chars(provider, listings)
     # Nothing cached: 3 requests, 3 × 258 image tokens, 150 output tokens each (the default).
     assert (before.uncached, before.requests, before.image_tokens) == (3, 3, 774)
     assert before.prompt_tokens == sum(math.ceil(c / 4) for c in chars)
@@ -86,7 +79,7 @@ def test_gemini_estimate_counts_only_uncached_images_and_uses_the_cached_mean(
     assert (after.images, after.uncached, after.image_tokens) == (3, 2, 516)
     assert after.prompt_tokens == sum(math.ceil(c / 4) for c in chars[1:])
     assert after.output_tokens == 120 and after.output_source == "mean of 1 cached"
-    batch = replace(params, gemini=replace(params.gemini, batch=True))
+    batch = replace(params, gemini=replace(params.gemini, batch=GeminiBatchParams(enabled=True)))
     assert estimate_run(batch, listings, images).cost_usd == pytest.approx(after.cost_usd / 2)
     line = format_estimate(after)
     assert line.startswith("estimate: gemini gemini-3.8-flash: 2 of 3 images not cached")
@@ -101,7 +94,7 @@ def test_openai_estimate_with_a_fixed_image_count_and_a_model_without_a_price(tm
     estimate = estimate_run(params, listings, images)
     assert (estimate.uncached, estimate.image_tokens) == (2, 200)
     assert estimate.cost_usd is None
-    assert "add 'my-local-vl' to generate_qa.estimate.prices" in format_estimate(estimate)
+    assert "add 'my-local-vl' to generate_qa.pricing.usd_per_mtok" in format_estimate(estimate)
     tiled = estimate_run(replace(params, openai=OpenAIParams()), listings, images)
     assert tiled.image_tokens == 2 * 255 and tiled.cost_usd == 0.0  # qwen2.5vl:7b is free
     assert "verification" not in format_estimate(tiled)
@@ -126,8 +119,8 @@ def _project(tmp_path, base_url, n=3):
             "provider": "openai",
             "questions_per_image": 3,
             "cache_dir": str(tmp_path / "cache"),
-            "openai": {"base_url": base_url, "model": "gpt-4o-mini", "progress": False,
-                       "backoff_s": 0.01},
+            "progress": False,
+            "openai": {"base_url": base_url, "model": "gpt-4o-mini", "limits": {"backoff_s": 0.01}},
         },
     }  # fmt: skip
     params_path = tmp_path / "params.yaml"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from scratch_project import (
     ran_stages,
     reproduced_project,
     restore_workspace,
+    run,
 )
 
 from abo_vqa.params import LoraParams
@@ -110,6 +112,28 @@ def test_exp_show_and_plots_diff_compare_the_runs(project):
     (eval_loss,) = [p for name, p in plots.items() if name.endswith("eval/loss.tsv")]
     points = eval_loss[0]["content"]["data"]["values"]
     assert {point["rev"] for point in points} == {"workspace", "HEAD"}
+
+
+def paired_rows(output: str) -> list[list[str]]:
+    """The figure cells of every row of `abo-vqa compare`'s tables (names and headings left
+    out)."""
+    lines = output.splitlines()
+    rows = [line for line in lines if line.startswith("| ") and "difference (points)" not in line]
+    return [row.split(" | ")[-7:] for row in rows]
+
+
+def test_compare_tests_the_experiment_against_the_committed_run(project):
+    """`abo-vqa compare HEAD <exp>` reads both runs' predictions through dvc.api; with no
+    argument it compares HEAD with the workspace, which holds the experiment's outputs."""
+    name = by_lora_rank(project)[64]
+    compare = [sys.executable, "-m", "abo_vqa.cli", "compare"]
+    by_name = run([*compare, "HEAD", name], project).output
+    assert f"## {name} against HEAD" in by_name
+    assert f"| finetuned@{name} | finetuned@HEAD |" in by_name
+    assert f"### finetuned@{name} against finetuned@HEAD, per question type" in by_name
+    in_workspace = run(compare, project).output
+    assert "| finetuned@workspace | finetuned@HEAD |" in in_workspace
+    assert paired_rows(in_workspace) == paired_rows(by_name)
 
 
 def test_a_queued_sweep_runs_one_experiment_per_value(project):

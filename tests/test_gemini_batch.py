@@ -9,6 +9,7 @@ from fake_gemini import (
     Reply,
     gemini_store,
     provider_params,
+    remote_provider,
     server_error,
     start_provider_process,
     wait_for,
@@ -16,9 +17,8 @@ from fake_gemini import (
 )
 
 from abo_vqa.qa.cache import read_json_or_none
-from abo_vqa.qa.gemini import BatchPendingError
 from abo_vqa.qa.gemini.batch import chunk_jobs
-from abo_vqa.qa.gemini.provider import GeminiProvider
+from abo_vqa.qa.remote.errors import BatchPendingError
 from abo_vqa.qa.store import ResponseStore
 
 
@@ -33,14 +33,14 @@ def store(tmp_path):
 
 def run_batch(fake, tmp_path, listings, **gemini):
     params = provider_params(fake.base_url, batch=True, **gemini)
-    return GeminiProvider(params, tmp_path / "images", store(tmp_path)).run(listings)
+    return remote_provider(params, tmp_path / "images", store(tmp_path)).run(listings)
 
 
 def online_pairs(tmp_path, listings):
     with FakeGemini() as fake:
         params = provider_params(fake.base_url)
         online = ResponseStore("gemini", tmp_path / "online-cache", root=tmp_path / "online-store")
-        run = GeminiProvider(params, tmp_path / "images", online).run(listings)
+        run = remote_provider(params, tmp_path / "images", online).run(listings)
     return run.pairs_by_image
 
 
@@ -152,7 +152,7 @@ def test_a_batch_job_submitted_by_a_killed_run_is_polled_again_not_resubmitted(t
 
         fake.batch_polls = 0  # the jobs finish meanwhile
         rerun = gemini_store(tmp_path / "rerun", root=store_root)
-        run = GeminiProvider(params, tmp_path / "images", rerun).run(listings)
+        run = remote_provider(params, tmp_path / "images", rerun).run(listings)
         assert len(fake.of_kind("batch_create")) == 2
     assert run.stats["batch_jobs_submitted"] == 0 and run.stats["batch_jobs_collected"] == 2
     assert run.stats["images_answered"] == 4

@@ -12,13 +12,13 @@ from fake_gemini import (
     gemini_store,
     provider_params,
     qa_reply,
+    remote_provider,
     start_provider_process,
     wait_for,
     write_listings,
 )
 
 from abo_vqa.qa.dataset import build_qa_rows
-from abo_vqa.qa.gemini.provider import GeminiProvider
 
 IMAGES = 12
 RECEIVED_BEFORE_KILL = 5
@@ -50,13 +50,13 @@ def test_kill_9_then_rerun(tmp_path, monkeypatch, rerun_folder):
         first_run = Counter(fake.successes)
 
         folder = tmp_path / ("killed" if rerun_folder == "same" else "rerun")
-        resumed = GeminiProvider(params, images, gemini_store(folder, root=store_root)).run(
+        resumed = remote_provider(params, images, gemini_store(folder, root=store_root)).run(
             listings
         )
         both_runs = Counter(fake.successes)
 
         fresh = gemini_store(tmp_path / "uninterrupted", root=tmp_path / "fresh-store")
-        uninterrupted = GeminiProvider(params, images, fresh).run(listings)
+        uninterrupted = remote_provider(params, images, fresh).run(listings)
 
     assert sum(first_run.values()) == RECEIVED_BEFORE_KILL
     assert len(both_runs) == IMAGES and set(both_runs.values()) == {1}  # none paid twice

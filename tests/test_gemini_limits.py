@@ -6,18 +6,17 @@ import threading
 import pytest
 from fake_gemini import daily_quota, invalid_key, rate_limited, server_error
 
-from abo_vqa.qa.gemini.errors import (
+from abo_vqa.qa.gemini.errors import classify_http_error, parse_duration_s
+from abo_vqa.qa.remote.errors import (
     REDACTED,
     AllKeysExhaustedError,
     FailureKind,
     MissingApiKeysError,
     Redactor,
-    classify_http_error,
-    parse_duration_s,
 )
-from abo_vqa.qa.gemini.keys import KeyPool, read_api_keys
-from abo_vqa.qa.gemini.limiter import RateLimiter
-from abo_vqa.qa.gemini.online import backoff_delay
+from abo_vqa.qa.remote.keys import KeyPool, read_api_keys
+from abo_vqa.qa.remote.limiter import RateLimiter
+from abo_vqa.qa.remote.runner import backoff_delay
 
 NO_KEYS = Redactor([])
 
@@ -97,12 +96,14 @@ def test_parse_duration(text, seconds):
 
 
 def test_keys_are_read_from_the_named_variable_without_repeats():
-    assert read_api_keys("POOL", {"POOL": " k1, k2,k1\nk3 ,"}) == ["k1", "k2", "k3"]
+    keys = read_api_keys("POOL", "generate_qa.gemini.api_keys_env", {"POOL": " k1, k2,k1\nk3 ,"})
+    assert keys == ["k1", "k2", "k3"]
 
 
-def test_a_missing_pool_names_the_variable():
-    with pytest.raises(MissingApiKeysError, match="MY_KEYS is unset or empty"):
-        read_api_keys("MY_KEYS", {"MY_KEYS": " , "})
+def test_a_missing_pool_names_the_variable_and_the_setting_that_names_it():
+    where = "generate_qa.gemini.api_keys_env"
+    with pytest.raises(MissingApiKeysError, match=rf"MY_KEYS is unset or empty.*\({where} names"):
+        read_api_keys("MY_KEYS", where, {"MY_KEYS": " , "})
 
 
 class Clock:

@@ -9,9 +9,11 @@ from fake_gemini import blocked_body, empty_candidates_body, qa_body, text_body
 
 from abo_vqa.params import QUESTION_TYPES
 from abo_vqa.qa.base import QAPair
-from abo_vqa.qa.gemini.errors import GeminiConfigError
-from abo_vqa.qa.gemini.parse import Usage, parse_qa_text, parse_response
-from abo_vqa.qa.gemini.prompt import load_prompt, parse_prompt_file, render_prompt, response_schema
+from abo_vqa.qa.gemini.api import response_schema
+from abo_vqa.qa.gemini.parse import parse_response
+from abo_vqa.qa.remote.errors import ProviderConfigError
+from abo_vqa.qa.remote.parse import ItemRejection, Usage, parse_qa_text
+from abo_vqa.qa.remote.prompt import load_prompt, parse_prompt_file, render_prompt
 
 PAIRS = [("What color is it?", "red", "color"), ("How many legs?", "4", "count")]
 EXPECTED = (QAPair("What color is it?", "red", "color"), QAPair("How many legs?", "4", "count"))
@@ -33,7 +35,7 @@ def test_csv_text_without_a_header_needs_question_marks():
     text = "Sure, here you go\nWhat color is it?,red,color\n1. How many legs?, 4, count"
     parsed = parse_response(text_body(text))
     assert parsed.pairs == EXPECTED
-    assert parsed.item_rejections == {"malformed_item": 1}
+    assert parsed.item_rejections == (ItemRejection("malformed_item", "Sure, here you go"),)
 
 
 def test_fenced_json_is_read():
@@ -54,11 +56,14 @@ def test_json_under_a_key_in_any_letter_case_with_non_string_answers():
     )
 
 
-def test_malformed_items_are_counted_and_the_rest_kept():
+def test_malformed_items_are_listed_as_they_arrived_and_the_rest_kept():
     text = json.dumps([{"question": "What color is it?", "answer": "red"}, {"answer": "x"}, 5])
     parsed = parse_response(text_body(text))
     assert parsed.pairs == (QAPair("What color is it?", "red", ""),)
-    assert parsed.item_rejections == {"malformed_item": 2}
+    assert parsed.item_rejections == (
+        ItemRejection("malformed_item", '{"answer": "x"}'),
+        ItemRejection("malformed_item", "5"),
+    )
 
 
 def test_thought_parts_are_not_part_of_the_answer():
@@ -86,6 +91,13 @@ def test_responses_without_usable_output_name_their_problem(body, problem):
     parsed = parse_response(body)
     assert parsed.problem == problem
     assert parsed.pairs == ()
+    assert parsed.detail  # what rejected.csv shows beside the reason
+
+
+def test_an_unreadable_answer_is_its_own_detail_on_one_line():
+    parsed = parse_response(text_body("I cannot\nhelp with that. " + "x" * 300))
+    assert parsed.detail.startswith("I cannot help with that. xxx")
+    assert len(parsed.detail) == 200 and parsed.detail.endswith("…")
 
 
 def test_a_truncated_response_is_dropped_even_if_its_prefix_parses():
@@ -151,17 +163,17 @@ def test_long_metadata_is_cut():
 
 
 def test_a_type_without_guide_is_a_config_error():
-    with pytest.raises(GeminiConfigError, match="brand"):
+    with pytest.raises(ProviderConfigError, match="brand"):
         render(question_types=["brand"])
 
 
 def test_unknown_prompt_version_is_a_config_error():
-    with pytest.raises(GeminiConfigError, match="no prompt file"):
+    with pytest.raises(ProviderConfigError, match="no prompt file"):
         load_prompt("v999")
 
 
 def test_a_prompt_file_without_sections_is_rejected_with_its_name():
-    with pytest.raises(GeminiConfigError, match=r"p\.txt: missing section"):
+    with pytest.raises(ProviderConfigError, match=r"p\.txt: missing section"):
         parse_prompt_file("Ask $n_questions questions.", "p", "p.txt")
 
 

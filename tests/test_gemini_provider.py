@@ -20,19 +20,19 @@ from fake_gemini import (
     qa_pairs_for,
     qa_reply,
     rate_limited,
+    remote_provider,
     server_error,
     text_body,
     write_listings,
 )
 
 from abo_vqa.params import QUESTION_TYPES
-from abo_vqa.qa.gemini import (
+from abo_vqa.qa.remote.errors import (
     AllKeysExhaustedError,
-    GeminiConfigError,
-    GeminiUnreachableError,
     MissingApiKeysError,
+    ProviderConfigError,
+    ProviderUnreachableError,
 )
-from abo_vqa.qa.gemini.provider import GeminiProvider
 from abo_vqa.qa.validate import validate_pairs
 
 KEYS = ["key-one-AAAA", "key-two-BBBB", "key-three-CCCC"]
@@ -55,7 +55,7 @@ def _sha(images, listing):
 
 def run_provider(fake, images, tmp_path, listings, **gemini):
     params = provider_params(fake.base_url, **gemini)
-    return GeminiProvider(params, images, gemini_store(tmp_path)).run(listings)
+    return remote_provider(params, images, gemini_store(tmp_path)).run(listings)
 
 
 def test_structured_output_end_to_end_and_a_rerun_asks_nothing(images, tmp_path, keys):
@@ -244,8 +244,10 @@ def test_when_all_keys_are_exhausted_the_run_stops_and_keeps_what_it_got(images,
         first_images = {r.image_sha256 for r in fake.of_kind("generate")[:4]}
         partial = stopped.value.partial
         assert partial.stats["images_answered"] == 4
-        assert "4 of 10 images answered and cached" in str(stopped.value)
-        assert "3 daily quota" in str(stopped.value)
+        assert "4 of 10 images answered and stored" in str(stopped.value)
+        assert "3 quota exhausted" in str(stopped.value)
+        # The six images never answered are losses of their own in rejected.csv.
+        assert partial.rejected == Counter({"keys_exhausted": 6})
         assert len(list((tmp_path / "cache").rglob("*.json"))) == 4
 
         # A new day, a new key: only the other six images are asked for.
@@ -263,7 +265,7 @@ def test_an_unknown_model_stops_the_run_with_a_config_error(images, tmp_path, ke
     reply = Reply(404, error_body(404, "NOT_FOUND", "models/gemini-0 is not found"))
     with (
         FakeGemini(lambda request: reply) as fake,
-        pytest.raises(GeminiConfigError, match="gemini-0"),
+        pytest.raises(ProviderConfigError, match="gemini-0"),
     ):
         run_provider(fake, images, tmp_path, listings, model="gemini-0", workers=1)
 
@@ -273,19 +275,44 @@ def test_a_streak_of_rejections_means_a_bad_setting(images, tmp_path, keys):
     reply = Reply(400, error_body(400, "INVALID_ARGUMENT", "thinking_budget is not supported"))
     with (
         FakeGemini(lambda request: reply) as fake,
-        pytest.raises(GeminiConfigError, match=r"rejected 3 requests in a row.*thinking_budget"),
+        pytest.raises(ProviderConfigError, match=r"rejected 3 requests in a row.*thinking_budget"),
     ):
         run_provider(fake, images, tmp_path, listings, workers=1, max_consecutive_rejections=3)
 
 
-def test_an_unreachable_api_stops_the_run_instead_of_giving_up_image_after_image(
+def test_a_server_nobody_listens_at_stops_the_run_within_seconds_naming_the_setting(
     images, tmp_path, keys
 ):
     listings = write_listings(images, 8)
     with FakeGemini() as fake:
         pass  # stopped: nothing listens on its port any more, every call fails to connect
-    with pytest.raises(GeminiUnreachableError, match=r"cannot reach the Gemini API: 3 images"):
-        run_provider(fake, images, tmp_path, listings, workers=1, max_retries=1)
+    with pytest.raises(ProviderUnreachableError) as stopped:
+        run_provider(fake, images, tmp_path, listings, workers=2, max_retries=5, backoff_s=2.0)
+    message = str(stopped.value)
+    assert message.startswith(f"gemini: cannot connect to {fake.base_url}")
+    assert "(generate_qa.gemini.base_url)" in message and "Connection refused" in message
+    # Each worker's first image, with two quick retries: not five exponential back-offs for
+    # three images in a row before giving up (about 90 s with these settings).
+    partial = stopped.value.partial
+    assert partial.stats["calls"] <= 2 * 3
+    assert partial.rejected == Counter({"unreachable": 8})
+
+
+def test_a_server_that_stops_answering_mid_run_is_given_up_after_three_images(
+    images, tmp_path, keys
+):
+    listings = write_listings(images, 8)
+    served = Counter()
+
+    def responder(request):
+        served["n"] += 1
+        return qa_reply(request) if served["n"] == 1 else Reply(200, {}, delay_s=1.0)
+
+    with (
+        FakeGemini(responder) as fake,
+        pytest.raises(ProviderUnreachableError, match=r"gemini: cannot reach .*: 3 images"),
+    ):
+        run_provider(fake, images, tmp_path, listings, workers=1, max_retries=1, timeout_s=0.2)
 
 
 def test_one_rejected_image_is_counted_and_the_run_goes_on(images, tmp_path, keys):

@@ -15,19 +15,17 @@ from fake_gemini import (
     provider_params,
     qa_reply,
     rate_limited,
+    remote_provider,
     write_listings,
 )
 
 from abo_vqa.io import write_csv, write_json
-from abo_vqa.params import GeminiParams
 from abo_vqa.qa.base import QA_COLUMNS
 from abo_vqa.qa.dataset import build_qa_rows
-from abo_vqa.qa.gemini import AllKeysExhaustedError
+from abo_vqa.qa.gemini.api import generation_settings, response_schema
 from abo_vqa.qa.gemini.client import GeminiClient
-from abo_vqa.qa.gemini.errors import CallFailed, Redactor
-from abo_vqa.qa.gemini.jobs import generation_settings
-from abo_vqa.qa.gemini.prompt import response_schema
-from abo_vqa.qa.gemini.provider import GeminiProvider
+from abo_vqa.qa.params import CallLimits, GeminiParams
+from abo_vqa.qa.remote.errors import AllKeysExhaustedError, CallFailed, Redactor
 
 SENTINEL = "AIzaSyTEST-sentinel-KEY-0123456789abcdef"
 OTHER = "AIzaSyTEST-second-KEY-fedcba9876543210"
@@ -81,7 +79,7 @@ def test_a_full_generation_writes_and_logs_no_key(tmp_path, monkeypatch, capfd, 
             echoing(503, "UNAVAILABLE"),
         )
         params = provider_params(fake.base_url, progress=True, workers=2)
-        run = GeminiProvider(params, tmp_path / "images", gemini_store(tmp_path)).run(listings)
+        run = remote_provider(params, tmp_path / "images", gemini_store(tmp_path)).run(listings)
         assert any(r.key_id == sentinel_id for r in fake.requests)  # the sentinel was used
 
     rows, metrics = build_qa_rows(listings, run, provider="gemini",
@@ -107,7 +105,7 @@ def test_exhaustion_errors_and_their_tracebacks_hold_no_key(tmp_path, monkeypatc
     with FakeGemini(lambda request: invalid_key("bad key " + ECHO_KEY)) as fake:
         params = provider_params(fake.base_url)
         with pytest.raises(AllKeysExhaustedError) as stopped:
-            GeminiProvider(params, tmp_path / "images", gemini_store(tmp_path)).run(listings)
+            remote_provider(params, tmp_path / "images", gemini_store(tmp_path)).run(listings)
     text = "".join(traceback.format_exception(stopped.value))
     assert "all API keys exhausted" in text
     assert leaks(text + repr(stopped.value.partial) + debug_log.read_text()) == []
@@ -124,7 +122,7 @@ def test_sdk_exceptions_are_replaced_by_sanitised_ones(reply, tmp_path):
         if callable(reply.body):
             reply = Reply(200, {"candidates": []}, reply.delay_s)
         fake.script(reply)
-        params = GeminiParams(base_url=fake.base_url, timeout_s=0.3)
+        params = GeminiParams(base_url=fake.base_url, limits=CallLimits(timeout_s=0.3))
         client = GeminiClient(params, generation_settings(params, schema), [SENTINEL],
                               Redactor([SENTINEL]))  # fmt: skip
         with pytest.raises(CallFailed) as failed:

@@ -6,7 +6,7 @@ import json
 from collections import Counter
 
 import pytest
-from fake_gemini import key_id, qa_pairs_for, write_listings
+from fake_gemini import key_id, qa_pairs_for, remote_provider, write_listings
 from fake_openai import (
     FakeOpenAI,
     Reply,
@@ -17,10 +17,9 @@ from fake_openai import (
     rate_limited,
 )
 
-from abo_vqa.qa.gemini import AllKeysExhaustedError, GeminiConfigError
 from abo_vqa.qa.openai_compat.errors import OpenAIConfigError, retry_after_s
-from abo_vqa.qa.openai_compat.provider import OpenAICompatProvider
 from abo_vqa.qa.providers import make_provider
+from abo_vqa.qa.remote.errors import AllKeysExhaustedError, ProviderConfigError
 from abo_vqa.qa.store import ResponseStore
 
 KEY = "sk-test-SECRET-1234"
@@ -33,7 +32,7 @@ def no_key(monkeypatch):
 
 def run_provider(fake, tmp_path, listings, **openai):
     params = openai_params(fake.base_url, **openai)
-    return OpenAICompatProvider(
+    return remote_provider(
         params, tmp_path / "images", ResponseStore("openai", tmp_path / "cache")
     ).run(listings)
 
@@ -174,7 +173,7 @@ def test_an_unknown_model_stops_the_run_naming_the_param(tmp_path):
     listings = write_listings(tmp_path / "images", 2)
     with FakeOpenAI() as fake:
         fake.script(error(404, "model 'nope' not found", "model_not_found"))
-        with pytest.raises(GeminiConfigError, match=r"generate_qa\.openai\.model"):
+        with pytest.raises(ProviderConfigError, match=r"generate_qa\.openai\.model"):
             run_provider(fake, tmp_path, listings, workers=1)
 
 

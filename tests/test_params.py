@@ -89,8 +89,12 @@ def test_an_unknown_section_is_rejected(tmp_path):
 def test_wrong_types_name_the_dotted_key(tmp_path):
     with pytest.raises(ParamsError, match=r"lora\.r: expected an integer, got 'big'"):
         load_params(write_params(tmp_path, {"lora": {"r": "big"}}))
-    with pytest.raises(ParamsError, match=r"generate_qa\.gemini\.workers: expected an integer"):
-        load_params(write_params(tmp_path, {"generate_qa": {"gemini": {"workers": 2.5}}}))
+    with pytest.raises(
+        ParamsError, match=r"generate_qa\.gemini\.limits\.workers: expected an integer"
+    ):
+        load_params(
+            write_params(tmp_path, {"generate_qa": {"gemini": {"limits": {"workers": 2.5}}}})
+        )
 
 
 def test_literal_choices_are_enforced(tmp_path):
@@ -123,7 +127,7 @@ def test_target_modules_is_a_name_or_a_list(tmp_path):
 
 
 @pytest.mark.slow
-def test_dvc_exp_run_sets_a_nested_gemini_key_and_a_csv_key(tmp_path):
+def test_dvc_exp_run_sets_nested_generate_qa_keys_written_in_flow_style(tmp_path):
     # Only the stages up to generate_qa run, with the offline template provider: the values
     # reach params.yaml and pass validation, and no request leaves the machine.
     from scratch_project import build_scratch_project, dvc, ran_stages
@@ -138,6 +142,10 @@ def test_dvc_exp_run_sets_a_nested_gemini_key_and_a_csv_key(tmp_path):
         "generate_qa.csv.delimiter='|'",
         "-S",
         "generate_qa.csv.columns.image=Image_Path",
+        "-S",
+        "generate_qa.gemini.limits.workers=3",
+        "-S",
+        "generate_qa.max_cost_usd=2.5",
         "generate_qa",
         cwd=root,
     )
@@ -146,3 +154,5 @@ def test_dvc_exp_run_sets_a_nested_gemini_key_and_a_csv_key(tmp_path):
     assert params.generate_qa.gemini.model == "gemini-test-flash"
     assert params.generate_qa.csv.delimiter == "|"
     assert params.generate_qa.csv.columns["image"] == "Image_Path"
+    assert params.generate_qa.gemini.limits.workers == 3
+    assert params.generate_qa.max_cost_usd == 2.5

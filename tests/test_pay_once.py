@@ -64,13 +64,15 @@ def server():
 @pytest.fixture(scope="module")
 def project(tmp_path_factory, server) -> Path:
     """The committed scratch project, reproduced with the template provider."""
-    gemini = {
-        "base_url": server.base_url, "workers": WORKERS, "progress": False,
-        "requests_per_minute": 60000.0, "timeout_s": 20.0, "backoff_s": 0.01,
-    }  # fmt: skip
+    limits = {"workers": WORKERS, "requests_per_minute": 60000.0, "timeout_s": 20.0,
+              "backoff_s": 0.01}  # fmt: skip
+    gemini = {"base_url": server.base_url, "limits": limits}
     root = build_scratch_project(
         tmp_path_factory.mktemp("pay-once") / "project",
-        overrides={"filter_metadata": {"max_images": IMAGES}, "generate_qa": {"gemini": gemini}},
+        overrides={
+            "filter_metadata": {"max_images": IMAGES},
+            "generate_qa": {"gemini": gemini, "progress": False},
+        },
         n_listings=40,
         stages=("filter_metadata", "generate_qa"),
     )
@@ -219,8 +221,9 @@ def test_dvc_exp_run_in_the_workspace(server, workspace, uninterrupted, tmp_path
 
 
 def test_dvc_exp_run_with_a_changed_unrelated_param(server, workspace, uninterrupted, tmp_path):
-    killed = dvc_cmd("exp", "run", *GEMINI, "-S", "generate_qa.gemini.timeout_s=30", "generate_qa")
-    rerun = dvc_cmd("exp", "run", *GEMINI, "-S", "generate_qa.gemini.workers=1", "generate_qa")
+    limits = "generate_qa.gemini.limits"
+    killed = dvc_cmd("exp", "run", *GEMINI, "-S", f"{limits}.timeout_s=30", "generate_qa")
+    rerun = dvc_cmd("exp", "run", *GEMINI, "-S", f"{limits}.workers=1", "generate_qa")
     paid, _ = pay_once(server, workspace, tmp_path / "store", killed, rerun)
     assert_paid_once(paid)
     assert (workspace / QA).read_bytes() == uninterrupted

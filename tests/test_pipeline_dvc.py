@@ -7,6 +7,7 @@ deterministic.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -52,6 +53,27 @@ def test_repro_runs_every_stage_in_order(first_repro, project):
         "models/quantized",
     ):
         assert (project / path).exists(), path
+
+
+def test_final_eval_tests_each_pair_of_models_and_the_blank_image_run(project):
+    final_eval = json.loads((project / "metrics/final_eval.json").read_text())
+    assert list(final_eval["paired"]) == [
+        "finetuned_vs_base",
+        "finetuned_vs_prior",
+        "finetuned_vs_question_only",
+        "quantized_vs_finetuned",
+    ]
+    for entry in final_eval["paired"].values():
+        assert entry["ci_low"] <= entry["delta"] <= entry["ci_high"]
+        assert entry["n"] == final_eval["finetuned"]["n"]
+        assert entry["by_type"].keys() == final_eval["finetuned"]["by_type"].keys()
+    vision = final_eval["vision_dependence"]
+    assert (vision["a"], vision["b"]) == ("finetuned", "finetuned_blank")
+    assert vision["b_exact_match"] == final_eval["finetuned_blank"]["exact_match"]["mean"]
+    blank = (project / "data/eval/final/finetuned_blank.csv").read_text().splitlines()
+    assert len(blank) == final_eval["finetuned"]["n"] + 1
+    report = (project / "reports/comparison.md").read_text()
+    assert "## Paired comparisons" in report and "look at the image?" in report
 
 
 def test_a_second_repro_is_a_no_op(project):

@@ -1,9 +1,18 @@
-"""The split never lets an image or an item into two splits, and keeps types near target."""
+"""The split never lets an image, an item or a near-duplicate image into two splits, and keeps
+types near target."""
 
 import random
 from collections import Counter
 
-from abo_vqa.split import assign_splits, leakage_groups, split_metrics
+from abo_vqa.image_hash import ImageSignature, NearDuplicateRule, Signatures
+from abo_vqa.split import (
+    SignedImages,
+    assign_splits,
+    cross_split_near_duplicates,
+    leakage_groups,
+    near_duplicate_metrics,
+    split_metrics,
+)
 
 FRACTIONS = {"train": 0.8, "val": 0.075, "test": 0.125}
 TYPES = ("color", "material", "count", "yes_no")
@@ -62,3 +71,67 @@ def test_metrics_count_pairs_images_and_types_per_split():
     assert sum(metrics[s]["pairs"] for s in FRACTIONS) == len(rows)
     assert sum(sum(metrics[s]["by_type"].values()) for s in FRACTIONS) == len(rows)
     assert metrics["train"]["images"] > metrics["test"]["images"] > 0
+
+
+def test_linked_images_join_one_group_with_their_items():
+    rows = [
+        {"image_id": "a", "item_id": "x"},
+        {"image_id": "b", "item_id": "y"},
+        {"image_id": "c", "item_id": "y"},
+        {"image_id": "d", "item_id": "z"},
+    ]
+    # a copy of a under b: a, b and (through item y) c go together; d stays apart
+    assert sorted(map(sorted, leakage_groups(rows, [("a", "b")]))) == [[0, 1, 2], [3]]
+
+
+def test_linked_images_share_a_split_and_the_types_stay_near_target():
+    rows = qa_rows()
+    rng = random.Random(3)
+    links = [(f"img{rng.randrange(400)}", f"img{rng.randrange(400)}") for _ in range(60)]
+    assignment = assign_splits(rows, FRACTIONS, seed=42, linked_images=links)
+    split_of = {row["image_id"]: split for row, split in zip(rows, assignment, strict=True)}
+    assert all(split_of[a] == split_of[b] for a, b in links)
+    for qtype in TYPES:
+        members = [s for r, s in zip(rows, assignment, strict=True) if r["question_type"] == qtype]
+        for split, target in FRACTIONS.items():
+            assert abs(Counter(members)[split] / len(members) - target) < 0.03, (qtype, split)
+
+
+def test_near_duplicate_metrics_tell_merges_from_links_the_ids_already_made():
+    rows = [
+        {"image_id": "a", "item_id": "x"},
+        {"image_id": "b", "item_id": "x"},  # a and b: one item, already one group
+        {"image_id": "c", "item_id": "y"},
+        {"image_id": "d", "item_id": "z"},
+        {"image_id": "e", "item_id": "z"},
+        {"image_id": "f", "item_id": "w"},
+    ]
+    metrics = near_duplicate_metrics(rows, [("a", "b"), ("c", "d")])
+    assert metrics == {
+        "groups": 2,
+        "images_in_groups": 4,
+        "groups_merged": 1,  # c with d (and, through item z, e)
+        "images_in_merged_groups": 2,
+        "largest_group_images": 3,
+    }
+
+
+def signed(hashes: dict[str, int]) -> SignedImages:
+    signatures = [ImageSignature(value, bytes(48)) for value in hashes.values()]
+    return SignedImages(tuple(hashes), Signatures.of(signatures))
+
+
+def test_the_cross_split_check_counts_near_duplicates_left_in_two_splits():
+    images = signed({"a": 0b1111, "b": 0b0111, "c": 2**40 - 1, "d": 0})
+    rows = [{"image_id": i} for i in "abcd"] + [{"image_id": "c"}]
+    rule = NearDuplicateRule(max_distance=2, max_colour_difference=4.0)
+    # a~b (1 bit), a~d (4 bits: not near), b~d (3 bits: not near)
+    assert cross_split_near_duplicates(images, rows, ["train"] * 5, rule) == 0
+    assert (
+        cross_split_near_duplicates(images, rows, ["train", "test", "val", "val", "val"], rule) == 1
+    )
+    # an image listed in two splits is a near-duplicate of itself there
+    assert (
+        cross_split_near_duplicates(images, rows, ["train", "train", "val", "val", "test"], rule)
+        == 1
+    )

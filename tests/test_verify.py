@@ -8,7 +8,14 @@ from dataclasses import replace
 from pathlib import Path
 
 import yaml
-from fake_gemini import FakeGemini, provider_params, qa_body, qa_pairs_for, write_listings
+from fake_gemini import (
+    FakeGemini,
+    provider_params,
+    qa_body,
+    qa_pairs_for,
+    remote_provider,
+    write_listings,
+)
 from fake_gemini import Reply as GeminiReply
 from fake_gemini import qa_reply as gemini_curation_reply
 from fake_openai import FakeOpenAI, Reply, openai_params, qa_completion
@@ -16,8 +23,6 @@ from fake_openai import qa_reply as curation_reply
 
 from abo_vqa.params import GenerateQAParams, Params, VerifierParams
 from abo_vqa.qa.base import QAPair
-from abo_vqa.qa.gemini.provider import GeminiProvider
-from abo_vqa.qa.openai_compat.provider import OpenAICompatProvider
 from abo_vqa.qa.store import ResponseStore
 from abo_vqa.qa.template import TemplateProvider
 from abo_vqa.qa.verify import VERIFY_REASON, answers_agree, apply_verification
@@ -91,7 +96,7 @@ def curate(fake, tmp_path, count):
         images,
         listings,
         gq,
-        OpenAICompatProvider(gq, images, ResponseStore("openai", tmp_path / "cache")).run(listings),
+        remote_provider(gq, images, ResponseStore("openai", tmp_path / "cache")).run(listings),
     )
 
 
@@ -160,7 +165,7 @@ def test_a_gemini_verifier_sends_the_verification_prompt_under_its_own_cache(tmp
     listings = write_listings(images, 2)
     with FakeGemini(server) as fake:
         gq = replace(provider_params(fake.base_url), cache_dir=str(tmp_path / "cache"), verify=True)
-        run = GeminiProvider(gq, images, ResponseStore("gemini", tmp_path / "cache")).run(listings)
+        run = remote_provider(gq, images, ResponseStore("gemini", tmp_path / "cache")).run(listings)
         kept, verification = apply_verification(Params(generate_qa=gq), listings, run, "gemini",
                                                 images)  # fmt: skip
     assert len(fake.of_kind("generate")) == 4

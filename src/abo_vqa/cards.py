@@ -80,19 +80,21 @@ def lora_text(lora: LoraParams) -> str:
 
 def loading_code(variant: str, family: str, base_model: str) -> list[str]:
     """The card's first code block: plain transformers (and peft) code that defines `model` and
-    `processor` from THIS_FOLDER."""
+    `processor` from THIS_FOLDER, in float32 as the pipeline measured them on a CPU (the shipped
+    base is stored in float16, which `from_pretrained` would otherwise keep: its answers then
+    differ on near ties)."""
     model_class, processor_class = MODEL_CLASSES[family]
-    lines = [f"from transformers import {model_class}, {processor_class}", ""]
+    lines = ["import torch", f"from transformers import {model_class}, {processor_class}", ""]
     if variant != "adapter":
         return [
             *lines,
             f'processor = {processor_class}.from_pretrained("{THIS_FOLDER}")',
-            f'model = {model_class}.from_pretrained("{THIS_FOLDER}").eval()',
+            f'model = {model_class}.from_pretrained("{THIS_FOLDER}", dtype=torch.float32).eval()',
         ]
-    lines = ["from peft import PeftModel", *lines]
+    lines = ["import torch", "from peft import PeftModel", *lines[1:]]
     lines += [
         f'processor = {processor_class}.from_pretrained("{THIS_FOLDER}")',
-        f'model = {model_class}.from_pretrained("{base_model}")',
+        f'model = {model_class}.from_pretrained("{base_model}", dtype=torch.float32)',
     ]
     if family == "blip":
         lines += [

@@ -4,9 +4,12 @@ abo-vqa predict --image-dir DIR --csv FILE [--model PATH] [--adapter DIR] [--out
 abo-vqa ask IMAGE "what color is the chair?"
 abo-vqa check-params [params.yaml]
 abo-vqa estimate [--params params.yaml] [--listings data/filtered/listings.jsonl]
+abo-vqa store list [--provider P] [--reason R] [--image ID] [--details]
+abo-vqa store forget (--reason R | --image ID | --provider P)... [--include-kept] [--dry-run]
 abo-vqa export dataset OUT    (a Hugging Face datasets folder: parquet splits + dataset card)
 abo-vqa export model OUT [--variant adapter|merged|quantized]    (the model + a model card)
 abo-vqa recipe --list | abo-vqa recipe NAME [--variant V] [--run]
+abo-vqa compare [REV_A] [REV_B]    (paired test of the fine-tuned model between two runs)
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from abo_vqa.abo import images_dir
 from abo_vqa.io import InputError
@@ -217,6 +221,125 @@ def cmd_estimate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _stored_responses(args: argparse.Namespace) -> tuple[Any, list[Any], Any]:
+    """(params, the selected stored responses, the selection) for `abo-vqa store`."""
+    from abo_vqa.params import load_params
+    from abo_vqa.qa import inventory
+    from abo_vqa.qa.params import REMOTE_PROVIDERS as REMOTE
+    from abo_vqa.qa.providers import make_api
+    from abo_vqa.qa.store import ResponseStore, store_root
+
+    params = load_params(args.params)
+    gq = params.generate_qa
+    root = store_root()
+    folders = [f for f in inventory.store_folders(root) if inventory.provider_of(f) in REMOTE]
+    if args.provider:
+        if args.provider not in folders:
+            raise InputError(f"--provider {args.provider!r}: no stored responses in {root} "
+                             f"(there are: {', '.join(folders) or 'none'})")  # fmt: skip
+        folders = [args.provider]
+    selection = inventory.Selection(
+        frozenset(args.reason or ()),
+        frozenset(_image_hashes(args, params).values()),
+        getattr(args, "include_kept", False),
+    )
+    responses = []
+    for folder in folders:
+        store = ResponseStore(folder, Path(gq.cache_dir))
+        parse = make_api(gq, inventory.provider_of(folder)).parse
+        responses += list(inventory.read_store(store, parse, gq))
+    return params, responses, selection
+
+
+def _image_hashes(args: argparse.Namespace, params: Any) -> dict[str, str]:
+    """The file hash of every image --image names, from the listings."""
+    from abo_vqa.io import read_jsonl
+    from abo_vqa.qa.inventory import image_hashes
+
+    if not args.image:
+        return {}
+    if not Path(args.listings).is_file():
+        raise InputError(f"--listings '{args.listings}' does not exist: --image needs it")
+    listings = list(read_jsonl(args.listings))
+    try:
+        return image_hashes(args.image, listings, images_dir(params.data.abo_root))
+    except KeyError as error:
+        raise InputError(f"--image: not in {args.listings}: {error.args[0]}") from None
+
+
+def _counts(counts: Any) -> str:
+    return ", ".join(f"{reason} {n}" for reason, n in sorted(counts.items()))
+
+
+def cmd_store_list(args: argparse.Namespace) -> int:
+    from abo_vqa.qa.inventory import summary
+    from abo_vqa.qa.store import store_root
+
+    params, responses, selection = _stored_responses(args)
+    chosen = [r for r in responses if _matches(r, args, selection)]
+    print(f"response store: {store_root()}")
+    for folder, counts in summary(chosen).items():
+        print(f"{folder}: {sum(counts.values())} stored responses: {_counts(counts)}")
+    if args.details or args.reason or args.image:
+        ids = _image_ids(args, params)
+        for r in chosen:
+            image = ids.get(r.image_sha256, "(not listed)")
+            print(f"  {r.store}\t{r.outcome}\t{image}\t{r.key}\t{r.detail}")
+    if not chosen:
+        print("nothing stored matches")
+    return 0
+
+
+def _image_ids(args: argparse.Namespace, params: Any) -> dict[str, str]:
+    """Image ids by file hash from the listings, when the listings file is there."""
+    from abo_vqa.io import read_jsonl
+    from abo_vqa.qa.inventory import image_ids_by_hash
+
+    if not Path(args.listings).is_file():
+        return {}
+    listings = list(read_jsonl(args.listings))
+    return image_ids_by_hash(listings, images_dir(params.data.abo_root))
+
+
+def _matches(response: Any, args: argparse.Namespace, selection: Any) -> bool:
+    """`list` shows kept responses too: only the reason and image filters apply."""
+    if args.reason and response.outcome not in args.reason:
+        return False
+    return not selection.image_hashes or response.image_sha256 in selection.image_hashes
+
+
+def cmd_store_forget(args: argparse.Namespace) -> int:
+    from collections import Counter
+
+    from abo_vqa.qa.inventory import PROTECTED
+    from abo_vqa.qa.store import ResponseStore
+
+    if not (args.reason or args.image or args.provider):
+        raise InputError("name what to forget: --reason, --image and/or --provider")
+    if PROTECTED & set(args.reason or ()) and not args.include_kept:
+        raise InputError("kept and answered responses are forgotten only with --include-kept")
+    params, responses, selection = _stored_responses(args)
+    chosen = [r for r in responses if selection(r)]
+    spared = [r for r in responses if r.outcome in PROTECTED and _matches(r, args, selection)]
+    by_folder: dict[str, list[Any]] = {}
+    for response in chosen:
+        by_folder.setdefault(response.store, []).append(response)
+    verb = "would forget" if args.dry_run else "forgot"
+    for folder, picked in by_folder.items():
+        if not args.dry_run:
+            store = ResponseStore(folder, Path(params.generate_qa.cache_dir))
+            store.forget(r.key for r in picked)
+        counts = Counter(r.outcome for r in picked)
+        print(f"{folder}: {verb} {len(picked)} stored responses ({_counts(counts)})")
+    if spared and not args.include_kept:
+        print(f"left alone: {len(spared)} responses that gave pairs (--include-kept forgets them)")
+    if not chosen:
+        print("nothing stored matches: nothing forgotten")
+    elif not args.dry_run:
+        print("the next run of generate_qa asks for these images again")
+    return 0
+
+
 def _curator(params) -> tuple[str, str]:
     """(provider, model) that curated the QA pairs, for the dataset card."""
     gq = params.generate_qa
@@ -309,6 +432,27 @@ def cmd_recipe(args: argparse.Namespace) -> int:
     return subprocess.run(command).returncode
 
 
+def cmd_compare(args: argparse.Namespace) -> int:
+    from abo_vqa.compare import DEFAULT_MODELS, compare_runs
+    from abo_vqa.paired import PairedSettings
+    from abo_vqa.params import load_params
+
+    settings = PairedSettings.from_metrics(load_params(args.params).metrics)
+    models = args.model or DEFAULT_MODELS
+    result = compare_runs(
+        args.rev_a,
+        args.rev_b,
+        folder=Path(args.predictions),
+        models=models,
+        required=len(args.model) if args.model else 1,
+        settings=settings,
+    )
+    print(result.markdown, end="")
+    for reason in result.left_out:
+        print(f"left out {reason}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(
         prog="abo-vqa", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -381,7 +525,61 @@ def build_parser() -> argparse.ArgumentParser:
         "--run", dest="execute", action="store_true", help="run `dvc exp run` with them now"
     )
     recipe.set_defaults(run=cmd_recipe)
+
+    compare = commands.add_parser(
+        "compare",
+        help="is a change in exact match between two runs real? (paired bootstrap + McNemar)",
+        description="The paired comparison of the fine-tuned (and quantized) model's test "
+        "predictions between two runs: REV_B against REV_A, question by question. Revisions "
+        "are git revisions or `dvc exp` names, read through dvc.api; `workspace` is the files "
+        "on disk. The significance-aware companion of `dvc metrics diff`.",
+    )
+    compare.add_argument("rev_a", nargs="?", default="HEAD", help="the old run (default HEAD)")
+    compare.add_argument(
+        "rev_b", nargs="?", default="workspace", help="the new run (default: the workspace)"
+    )
+    compare.add_argument(
+        "--model",
+        action="append",
+        default=[],
+        help="predictions file data/eval/final/<model>.csv to compare, repeatable (default: "
+        "finetuned, and quantized when both runs have it)",
+    )
+    compare.add_argument("--predictions", default="data/eval/final", help="their folder")
+    compare.add_argument(
+        "--params", default="params.yaml", help="bootstrap samples, confidence and seed from here"
+    )
+    compare.set_defaults(run=cmd_compare)
+
+    _add_store_commands(commands)
     return parser
+
+
+def _add_store_commands(commands: Any) -> None:
+    store = commands.add_parser(
+        "store",
+        help="the paid responses kept in the response store: list them, or forget some so that "
+        "the next run asks again",
+    )
+    actions = store.add_subparsers(dest="action", required=True)
+    listing = actions.add_parser("list", help="stored responses by provider and outcome")
+    forget = actions.add_parser(
+        "forget", help="drop stored responses (never those that gave pairs unless told to)"
+    )
+    for parser in (listing, forget):
+        parser.add_argument("--provider", default="", help="a store folder: gemini, openai, "
+                            "verify-gemini, verify-openai (default: all)")  # fmt: skip
+        parser.add_argument("--reason", action="append", help="an outcome such as unparseable, "
+                            "blocked, max_tokens, no_valid_pairs (repeatable)")  # fmt: skip
+        parser.add_argument("--image", action="append", help="an image id (repeatable)")
+        parser.add_argument("--params", default="params.yaml")
+        parser.add_argument("--listings", default="data/filtered/listings.jsonl")
+    listing.add_argument("--details", action="store_true", help="one line per response")
+    listing.set_defaults(run=cmd_store_list)
+    forget.add_argument("--include-kept", action="store_true",
+                        help="also forget responses that gave valid pairs")  # fmt: skip
+    forget.add_argument("--dry-run", action="store_true", help="say what would go, drop nothing")
+    forget.set_defaults(run=cmd_store_forget)
 
 
 def main(argv: list[str] | None = None) -> int:

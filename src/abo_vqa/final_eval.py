@@ -1,8 +1,9 @@
-"""The final evaluation: the fine-tuned and the quantized model on the test split, and the reports
-that compare them with the baselines (markdown, self-contained HTML, DVC plot data).
+"""The final evaluation: the fine-tuned and the quantized model on the test split, the
+fine-tuned model once more with blank images, the paired comparisons between every model, and the
+reports that compare them with the baselines (markdown, self-contained HTML, DVC plot data).
 
-The final_eval stage reads its inputs, calls `evaluate_final_models` and `build_reports`, and
-writes what they return.
+The final_eval stage reads its inputs, calls `evaluate_final_models`, `paired_statistics` and
+`build_reports`, and writes what they return.
 """
 
 from __future__ import annotations
@@ -13,10 +14,19 @@ from pathlib import Path
 from typing import Any
 
 from abo_vqa.evaluate import ModelPredictor, evaluate_all
+from abo_vqa.metrics.params import MetricsParams
 from abo_vqa.metrics.scorer import Scorer
+from abo_vqa.paired import PairedSettings, Row, compare_models
 from abo_vqa.params import Params
-from abo_vqa.report import PlotTable, comparison_markdown, plot_tables, select_examples
+from abo_vqa.report import (
+    PlotTable,
+    Significance,
+    comparison_markdown,
+    plot_tables,
+    select_examples,
+)
 from abo_vqa.report_html import evaluation_html, thumbnail_data_uri
+from abo_vqa.vision import BLANK_SUFFIX, BlankImageModel, vision_dependence
 
 REPORT_ORDER = ("prior", "question_only", "base", "finetuned", "quantized")
 """Models in the reports, bias checks first; a model without a summary is left out."""
@@ -24,6 +34,18 @@ EXAMPLES_PER_TYPE = 2
 """Correct and, separately, wrong sample answers shown per question type in the HTML report."""
 CONFUSION_ANSWERS = 12
 """The confusion plot covers the questions whose reference is one of this many commonest."""
+
+PAIRS: tuple[tuple[str, str], ...] = (
+    ("finetuned", "base"),
+    ("finetuned", "prior"),
+    ("finetuned", "question_only"),
+    ("quantized", "finetuned"),
+)
+"""The paired comparisons reported (first against second); a pair with a model not evaluated
+(a baseline left out of eval.baselines) is left out."""
+VISION_MODEL = "finetuned"
+"""The model scored a second time with blank images."""
+BLANK_MODEL = VISION_MODEL + BLANK_SUFFIX
 
 Results = dict[str, tuple[list[dict[str, Any]], dict[str, Any]]]
 """Model name -> (per-question predictions, metrics summary), as `evaluate_all` returns them."""
@@ -38,8 +60,9 @@ def evaluate_final_models(
     images: Mapping[str, Any],
     images_root: Path,
 ) -> Results:
-    """Score the fine-tuned model (base + `adapter`) and the `quantized` model on the test rows,
-    with the same scorer, batch size and answer post-processing as the baselines."""
+    """Score the fine-tuned model (base + `adapter`), the same model with every image blanked
+    (BLANK_MODEL) and the `quantized` model on the test rows, with the same scorer, batch size
+    and answer post-processing as the baselines."""
     # Imported here so that building reports alone never loads the model stack.
     from abo_vqa.models import load_vqa_model
     from abo_vqa.models.lora import attach_adapter
@@ -58,11 +81,40 @@ def evaluate_final_models(
     )
     quantized_model = load_vqa_model(str(quantized), family=model.family)
     return evaluate_all(
-        {"finetuned": predictor(finetuned), "quantized": predictor(quantized_model)},
+        {
+            VISION_MODEL: predictor(finetuned),
+            "quantized": predictor(quantized_model),
+            BLANK_MODEL: predictor(BlankImageModel(finetuned)),
+        },
         test_rows,
         scorer=Scorer(params.metrics, postprocess=params.answers.postprocess),
         images_root=images_root,
     )
+
+
+def paired_statistics(tables: Mapping[str, Sequence[Row]], metrics: MetricsParams) -> Significance:
+    """The paired comparisons of PAIRS and, when the blank-image run is in `tables`, the vision
+    dependence of VISION_MODEL; `tables`: model name -> its predictions (rows of a predictions
+    file), every model on the same test questions."""
+    settings = PairedSettings.from_metrics(metrics)
+    vision = None
+    if VISION_MODEL in tables and BLANK_MODEL in tables:
+        vision = vision_dependence(
+            tables[VISION_MODEL],
+            tables[BLANK_MODEL],
+            settings,
+            min_gain=metrics.min_vision_gain,
+            names=(VISION_MODEL, BLANK_MODEL),
+        )
+    return Significance(compare_models(tables, PAIRS, settings), vision, settings)
+
+
+def significance_json(found: Significance) -> dict[str, Any]:
+    """The metrics JSON's `paired` and `vision_dependence` sections."""
+    sections: dict[str, Any] = {"paired": dict(found.paired)}
+    if found.vision is not None:
+        sections["vision_dependence"] = dict(found.vision)
+    return sections
 
 
 @dataclass(frozen=True)
@@ -86,13 +138,17 @@ def build_reports(
     quantization: Mapping[str, Any],
     context: Mapping[str, str],
     postprocess: str,
+    significance: Significance | None = None,
 ) -> FinalReports:
     """The comparison of every model in `summaries` (baselines and final models alike).
 
     `images`: image_id -> PIL image, for the sample answers' thumbnails; `quantization`: the
-    quantize stage's metrics; `context`: label -> value lines under the HTML report's title.
+    quantize stage's metrics; `context`: label -> value lines under the HTML report's title;
+    `significance`: the paired comparisons and vision dependence, shown when given.
     """
-    markdown = comparison_markdown(summaries, order=REPORT_ORDER, quantization=quantization)
+    markdown = comparison_markdown(
+        summaries, order=REPORT_ORDER, quantization=quantization, significance=significance
+    )
     plots = plot_tables(
         summaries,
         order=REPORT_ORDER,
@@ -109,6 +165,7 @@ def build_reports(
         thumbnails=thumbnails,
         context=context,
         quantization=quantization,
+        significance=significance,
     )
     return FinalReports(markdown, html, plots)
 

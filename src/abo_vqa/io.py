@@ -89,14 +89,29 @@ def iter_csv(
     """`read_csv` streaming: (line number where the row ends, row), one at a time."""
     path = Path(path)
     with path.open(encoding="utf-8", newline="") as handle:
-        reader = csv.DictReader(handle)
-        try:
-            missing = [c for c in required if c not in (reader.fieldnames or [])]
-            if missing:
-                raise InputError(f"{path}: missing column(s) {missing}; found {reader.fieldnames}")
-            for row in reader:
-                yield reader.line_num, row
-        except UnicodeDecodeError as error:
-            raise InputError(f"{path}: not UTF-8 text ({error.reason})") from error
-        except csv.Error as error:
-            raise InputError(f"{path}:{reader.line_num}: not valid CSV: {error}") from error
+        yield from iter_csv_text(handle, str(path), required)
+
+
+def read_csv_text(
+    handle: Iterable[str], name: str, required: Sequence[str] = ()
+) -> list[dict[str, str]]:
+    """`read_csv` of an open text stream (opened with newline=""); `name` is what errors call
+    it (a path, or a path at a revision)."""
+    return [row for _, row in iter_csv_text(handle, name, required)]
+
+
+def iter_csv_text(
+    handle: Iterable[str], name: str, required: Sequence[str] = ()
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """`iter_csv` of an open text stream, errors naming it `name`."""
+    reader = csv.DictReader(handle)
+    try:
+        missing = [c for c in required if c not in (reader.fieldnames or [])]
+        if missing:
+            raise InputError(f"{name}: missing column(s) {missing}; found {reader.fieldnames}")
+        for row in reader:
+            yield reader.line_num, row
+    except UnicodeDecodeError as error:
+        raise InputError(f"{name}: not UTF-8 text ({error.reason})") from error
+    except csv.Error as error:
+        raise InputError(f"{name}:{reader.line_num}: not valid CSV: {error}") from error

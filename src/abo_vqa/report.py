@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from abo_vqa.answers import PostprocessMode, normalize_reference
+from abo_vqa.paired import PairedSettings, no_difference
 
 TABLE_METRICS: tuple[str, ...] = ("exact_match", "token_f1")
 
@@ -51,9 +52,11 @@ def comparison_markdown(
     order: Sequence[str],
     metrics: Sequence[str] = TABLE_METRICS,
     quantization: Mapping[str, Any] | None = None,
+    significance: Significance | None = None,
 ) -> str:
     """A markdown report: overall metrics per model, then exact match per question type, then
-    (given the quantize stage's metrics) the quantization trade-off."""
+    (given `significance`) the paired comparisons and the vision dependence, then (given the
+    quantize stage's metrics) the quantization trade-off."""
     names = [name for name in order if name in summaries]
     lines = [
         "# Evaluation on the test split",
@@ -82,8 +85,218 @@ def comparison_markdown(
         for question_type, count in types:
             cells = " | ".join(_type_cell(summaries[name], question_type) for name in names)
             lines.append(f"| {question_type} | {count} | {cells} |")
+    if significance is not None:
+        lines += ["", paired_markdown(significance.paired, significance.settings).rstrip("\n")]
+        if significance.vision is not None:
+            vision = vision_markdown(significance.vision, significance.settings)
+            lines += ["", vision.rstrip("\n")]
     if quantization is not None:
         lines += ["", quantization_markdown(quantization).rstrip("\n")]
+    return "\n".join(lines) + "\n"
+
+
+# --- paired comparisons and vision dependence ----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Significance:
+    """What the reports say about differences between models: the paired comparisons (metrics
+    JSON `paired`), the vision dependence (`vision_dependence`, None when not measured) and the
+    settings they were computed with."""
+
+    paired: Mapping[str, Mapping[str, Any]]
+    vision: Mapping[str, Any] | None
+    settings: PairedSettings
+
+
+BORDERLINE_MARK = "†"
+
+
+def percent_level(confidence: float) -> str:
+    """A confidence level as the reports write it: 0.95 -> "95%"."""
+    return f"{100 * confidence:g}%"
+
+
+def signed_points(fraction: float) -> str:
+    """A difference of two fractions, in percentage points with its sign: +11.4 (and +0.0,
+    never -0.0)."""
+    points = round(100 * fraction, 1)
+    return f"{points or 0.0:+.1f}"
+
+
+def p_value_text(p_value: float) -> str:
+    return "< 0.001" if p_value < 0.001 else f"{p_value:.3f}"
+
+
+def comparison_cells(entry: Mapping[str, Any]) -> tuple[str, ...]:
+    """One paired comparison as table cells: n, both exact matches (%), the difference (points),
+    its interval, the McNemar p-value and the verdict (BORDERLINE_MARK when borderline)."""
+    mark = f" {BORDERLINE_MARK}" if entry.get("borderline") else ""
+    return (
+        str(entry["n"]),
+        f"{100 * entry['a_exact_match']:.1f}",
+        f"{100 * entry['b_exact_match']:.1f}",
+        signed_points(entry["delta"]),
+        f"{signed_points(entry['ci_low'])} to {signed_points(entry['ci_high'])}",
+        p_value_text(entry["p_value"]),
+        entry["verdict"] + mark,
+    )
+
+
+def by_type_order(entry: Mapping[str, Any]) -> list[str]:
+    """A comparison's question types, most questions first (then by name)."""
+    by_type = entry.get("by_type", {})
+    return sorted(by_type, key=lambda kind: (-by_type[kind]["n"], kind))
+
+
+def paired_caption(settings: PairedSettings) -> str:
+    """How the paired comparisons are computed and read, in plain text (every report says it)."""
+    level = percent_level(settings.confidence)
+    alpha = f"{1 - settings.confidence:.3g}"
+    return (
+        "Two models scored on the same test questions. Difference: exact match of the first "
+        f"minus the second, in percentage points; {level} interval from a bootstrap that "
+        "resamples images, all questions of an image together "
+        f"({settings.samples} resamples); p: exact McNemar test (two-sided binomial test on the "
+        "questions exactly one of the two answers correctly). Verdict: “better” or “worse” "
+        f"(the first against the second) only when the interval excludes zero and p < {alpha}; "
+        f"otherwise “{no_difference(settings.confidence)}”, marked {BORDERLINE_MARK} when the "
+        "interval and the test disagree (a borderline case)."
+    )
+
+
+COMPARISON_HEADINGS: tuple[str, ...] = (
+    "n",
+    "first (%)",
+    "second (%)",
+    "difference (points)",
+    "interval",
+    "p (McNemar)",
+    "verdict",
+)
+"""Headings of `comparison_cells`; "interval" is preceded by its level in the tables."""
+
+
+def comparison_headings(settings: PairedSettings, first: str, second: str) -> list[str]:
+    """COMPARISON_HEADINGS with the two models' names and the interval's level filled in."""
+    level = percent_level(settings.confidence)
+    renamed = {"first (%)": first, "second (%)": second, "interval": f"{level} interval"}
+    return [renamed.get(heading, heading) for heading in COMPARISON_HEADINGS]
+
+
+def _markdown_table(
+    headings: Sequence[str], rows: Sequence[Sequence[str]], *, left: int = 1, words: int = 1
+) -> list[str]:
+    """A markdown table whose first `left` and last `words` columns are text (left-aligned)
+    and the others figures (right-aligned)."""
+    figures = len(headings) - left - words
+    lines = [
+        "| " + " | ".join(headings) + " |",
+        "|" + "---|" * left + "---:|" * figures + "---|" * words,
+    ]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in rows]
+    return lines
+
+
+def paired_markdown(
+    paired: Mapping[str, Mapping[str, Any]],
+    settings: PairedSettings,
+    *,
+    heading: str = "## Paired comparisons",
+) -> str:
+    """The paired comparisons: one row per pair overall, then a table per pair with a row per
+    question type (most questions first)."""
+    lines = [heading, "", paired_caption(settings), ""]
+    if not paired:
+        return "\n".join([*lines, "No two models were scored on the same questions."]) + "\n"
+    overall = [(e["a"], e["b"], *comparison_cells(e)) for e in paired.values()]
+    lines += _markdown_table(
+        ["first", "second", *comparison_headings(settings, "first (%)", "second (%)")],
+        overall,
+        left=2,
+    )
+    for entry in paired.values():
+        rows = [(kind, *comparison_cells(entry["by_type"][kind])) for kind in by_type_order(entry)]
+        lines += [
+            "",
+            f"{heading.split()[0]}# {entry['a']} against {entry['b']}, per question type",
+            "",
+        ]
+        lines += _markdown_table(
+            ["question type", *comparison_headings(settings, entry["a"], entry["b"])], rows
+        )
+    return "\n".join(lines) + "\n"
+
+
+def vision_summary(vision: Mapping[str, Any], label: str | None = None) -> str:
+    """The vision dependence in sentences: the blind model's score, the correct answers that
+    survive without the image, and the flagged question types. `label`: what to call the model
+    (default: its name)."""
+    kept = vision.get("correct_without_image")
+    kept_text = (
+        f" {100 * kept:.1f}% of the questions it answers correctly with the image are still right "
+        "without it."
+        if kept is not None
+        else ""
+    )
+    flagged = vision.get("answerable_without_looking") or []
+    flagged_text = (
+        "Answerable without looking: " + ", ".join(flagged) + "."
+        if flagged
+        else "No question type is answerable without looking."
+    )
+    return (
+        f"With blank images the {label or vision['a']} model still answers "
+        f"{100 * vision['b_exact_match']:.1f}% of the {vision['n']} test questions correctly "
+        f"(with the images: {100 * vision['a_exact_match']:.1f}%; gain "
+        f"{signed_points(vision['delta'])} points: {vision['image_use']}).{kept_text} "
+        f"{flagged_text}"
+    )
+
+
+def vision_caption(vision: Mapping[str, Any], label: str | None = None) -> str:
+    """How the vision dependence is measured and labelled, in plain text."""
+    min_gain = f"{100 * vision['min_gain']:g}"
+    return (
+        f"The {label or vision['a']} model again, each image replaced by a blank one of the same "
+        "size in the image's mean colour. Gain: exact match with the real images minus with the "
+        "blank ones, tested like the paired comparisons. Image: “uses the image” when the gain is "
+        f"significantly above zero; “answerable without looking” when it is not and below "
+        f"{min_gain} points; “inconclusive” when it is not significant but {min_gain} points or "
+        "more. Kept blind: of the questions right with the image, the share still right without."
+    )
+
+
+def vision_rows(vision: Mapping[str, Any]) -> list[tuple[str, ...]]:
+    """Rows of the vision dependence table (`vision_headings`): "all", then each question type
+    (most questions first); the last two cells are the verdict and the image-use label."""
+    entries = [("all", vision)] + [(k, vision["by_type"][k]) for k in by_type_order(vision)]
+    rows = []
+    for name, entry in entries:
+        *figures, said = comparison_cells(entry)
+        share = entry.get("correct_without_image")
+        kept = "–" if share is None else f"{100 * share:.1f}"
+        rows.append((name, *figures, kept, said, entry["image_use"]))
+    return rows
+
+
+def vision_headings(settings: PairedSettings) -> list[str]:
+    *figures, said = comparison_headings(settings, "real images (%)", "blank images (%)")
+    gain = [heading.replace("difference", "gain") for heading in figures]
+    return ["question type", *gain, "kept blind (%)", said, "image"]
+
+
+def vision_markdown(vision: Mapping[str, Any], settings: PairedSettings) -> str:
+    """The vision dependence section: what blank images cost the model, overall and per type."""
+    lines = [
+        f"## Does the {vision['a']} model look at the image?",
+        "",
+        vision_caption(vision),
+        "",
+        vision_summary(vision),
+        "",
+        *_markdown_table(vision_headings(settings), vision_rows(vision), words=2),
+    ]
     return "\n".join(lines) + "\n"
 
 

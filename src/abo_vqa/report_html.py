@@ -20,15 +20,27 @@ from typing import Any
 from PIL import Image
 
 from abo_vqa.metrics.catalog import METRIC_NAMES, METRICS_BY_NAME
+from abo_vqa.paired import BETTER, WORSE, PairedSettings
 from abo_vqa.report import (
     CHOSEN_MARK,
+    COMPARISON_HEADINGS,
     RUN_DEPENDENT_COLUMNS,
     Example,
+    Significance,
+    by_type_order,
+    comparison_cells,
+    comparison_headings,
+    paired_caption,
     quantization_caption,
     quantization_columns,
     quantization_rows,
     question_type_counts,
+    vision_caption,
+    vision_headings,
+    vision_rows,
+    vision_summary,
 )
+from abo_vqa.vision import USES_IMAGE, WITHOUT_LOOKING
 
 MODEL_LABELS: dict[str, str] = {
     "prior": "prior",
@@ -346,6 +358,97 @@ def quantization_table_html(quantize_metrics: Mapping[str, Any]) -> str:
     )
 
 
+def _verdict_class(text: str) -> str:
+    """CSS class of a verdict or image-use cell: what the colour should say."""
+    if text.startswith((BETTER, USES_IMAGE)):
+        return "verdict up"
+    if text.startswith((WORSE, WITHOUT_LOOKING)):
+        return "verdict down"
+    return "verdict"
+
+
+def _comparison_table(
+    headings: Sequence[str], rows: Sequence[tuple[str, Sequence[str]]], *, marked: int
+) -> str:
+    """A table of paired comparisons: a header cell and figure cells per row; the cells from
+    position `marked` on (verdicts, labels) are text, coloured by what they say."""
+    head = "".join(f"<th>{escape(heading)}</th>" for heading in headings)
+    body = []
+    for name, cells in rows:
+        figures = "".join(f"<td>{escape(cell)}</td>" for cell in cells[:marked])
+        words = "".join(
+            f'<td class="{_verdict_class(cell)}">{escape(cell)}</td>' for cell in cells[marked:]
+        )
+        body.append(f"<tr><th>{name}</th>{figures}{words}</tr>")
+    return (
+        f'<table class="metrics paired"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(body)}</tbody></table>"
+    )
+
+
+def paired_tables_html(paired: Mapping[str, Mapping[str, Any]], settings: PairedSettings) -> str:
+    """The paired comparisons: one row per pair, then per pair a row per question type."""
+    if not paired:
+        return "<p>No two models were scored on the same questions.</p>"
+    verdict_at = len(COMPARISON_HEADINGS) - 1
+    overall = [
+        (
+            f'{escape(model_label(e["a"]))} <span class="vs">against</span> '
+            f"{escape(model_label(e['b']))}",
+            comparison_cells(e),
+        )
+        for e in paired.values()
+    ]
+    parts = [
+        _comparison_table(
+            ["models", *comparison_headings(settings, "first (%)", "second (%)")],
+            overall,
+            marked=verdict_at,
+        )
+    ]
+    for entry in paired.values():
+        first, second = model_label(entry["a"]), model_label(entry["b"])
+        rows = [
+            (escape(kind), comparison_cells(entry["by_type"][kind]))
+            for kind in by_type_order(entry)
+        ]
+        parts.append(f"<h3>{escape(first)} against {escape(second)}, per question type</h3>")
+        parts.append(
+            _comparison_table(
+                ["question type", *comparison_headings(settings, first, second)],
+                rows,
+                marked=verdict_at,
+            )
+        )
+    return "".join(parts)
+
+
+def vision_table_html(vision: Mapping[str, Any], settings: PairedSettings) -> str:
+    """The vision dependence: the summary sentences, then gain per question type."""
+    rows = [(escape(row[0]), row[1:]) for row in vision_rows(vision)]
+    table = _comparison_table(vision_headings(settings), rows, marked=len(COMPARISON_HEADINGS))
+    summary = vision_summary(vision, model_label(vision["a"]))
+    return f'<p class="lead">{escape(summary)}</p>{table}'
+
+
+def significance_html(significance: Significance) -> str:
+    """The sections of the paired comparisons and, when measured, the vision dependence."""
+    parts = [
+        "<h2>Paired comparisons</h2>",
+        f'<p class="lead">{escape(paired_caption(significance.settings))}</p>',
+        paired_tables_html(significance.paired, significance.settings),
+    ]
+    vision = significance.vision
+    if vision is not None:
+        label = model_label(vision["a"])
+        parts += [
+            f"<h2>Does the {escape(label)} model look at the image?</h2>",
+            f'<p class="lead">{escape(vision_caption(vision, label))}</p>',
+            vision_table_html(vision, significance.settings),
+        ]
+    return "".join(parts)
+
+
 def _example_card(example: Example, thumbnails: Mapping[str, str]) -> str:
     uri = thumbnails.get(example.image_id)
     picture = (
@@ -421,6 +524,9 @@ figure.correct .verdict{color:#2f9e62}figure.wrong .verdict{color:#d64541}
 table.quantization th,table.quantization td{padding:5px 9px}
 table.quantization thead th{white-space:normal;vertical-align:bottom}
 table.quantization tbody th{white-space:nowrap}table.quantization tr.chosen{background:#f4eef9}
+table.paired td.verdict{text-align:left;white-space:nowrap;color:#555}
+table.paired td.up{color:#1f7a4a;font-weight:600}table.paired td.down{color:#b03a2e;font-weight:600}
+table.paired .vs{font-weight:400;color:#777}
 table.quantization .tag{font-size:11px;font-weight:400;color:#fff;background:#8e5bb5;
 border-radius:3px;padding:0 4px;margin-left:4px}
 """
@@ -434,6 +540,7 @@ def evaluation_html(
     thumbnails: Mapping[str, str],
     context: Mapping[str, str] | None = None,
     quantization: Mapping[str, Any] | None = None,
+    significance: Significance | None = None,
 ) -> str:
     """The whole report page.
 
@@ -442,6 +549,7 @@ def evaluation_html(
     question type in the given order; `thumbnails`: image_id -> data URI (see
     `thumbnail_data_uri`). `context`: label -> value lines shown under the title.
     `quantization`: the quantize stage's metrics, shown as the trade-off table when given.
+    `significance`: the paired comparisons and vision dependence, shown when given.
     """
     names = [name for name in order if name in summaries]
     context_html = ""
@@ -478,6 +586,7 @@ def evaluation_html(
         "questions.</p>",
         by_type_chart_html(summaries, names),
         by_type_table_html(summaries, names),
+        significance_html(significance) if significance is not None else "",
         quantization_html,
         "<h2>Sample answers of the fine-tuned model</h2>",
         '<p class="lead">Per question type, the first correct (green) and the first wrong '

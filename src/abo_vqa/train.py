@@ -9,9 +9,10 @@ everything that shapes training (params, base model, data). A rerun with the sam
 continues from the last checkpoint (optimizer, scheduler and RNG states included); any other
 rerun starts fresh, so a changed param never inherits a stale run.
 
-Answer words the base model's tokenizer would split into pieces become tokens of their own first,
-trained beside the LoRA weights (abo_vqa.models.vocab); the adapter folder then carries the
-extended tokenizer.
+One run is four named steps (`train_lora`): `wrap_for_training` (answer words the base's tokenizer
+would split become tokens of their own, abo_vqa.models.vocab; k-bit preparation; the LoRA
+wrapper), `training_arguments`, `run_trainer` and `training_metrics`. The adapter folder carries
+the processor with the extended tokenizer.
 
 Images are decoded once (QADataset) and preprocessed with their batch's text at every step.
 """
@@ -38,6 +39,7 @@ from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, Traini
 from transformers.trainer_utils import get_last_checkpoint
 
 from abo_vqa.lora_targets import check_lora_targets
+from abo_vqa.models.base import VQAModel
 from abo_vqa.models.vocab import grow_for_answers, trainable_token_rows
 from abo_vqa.params import LoraParams, Params, TrainParams
 
@@ -89,7 +91,9 @@ class QADataset(torch.utils.data.Dataset):
         }
 
 
-def training_collate(vqa_model: Any) -> Callable[[list[dict[str, Any]]], dict[str, torch.Tensor]]:
+def training_collate(
+    vqa_model: VQAModel,
+) -> Callable[[list[dict[str, Any]]], dict[str, torch.Tensor]]:
     """The Trainer's collate: QADataset examples → `vqa_model`'s training batch."""
 
     def collate(examples: list[dict[str, Any]]) -> dict[str, torch.Tensor]:
@@ -215,29 +219,31 @@ def start_fresh(checkpoint_dir: Path, fingerprint: str) -> None:
     (checkpoint_dir / FINGERPRINT_FILE).write_text(fingerprint + "\n")
 
 
-def train_lora(
-    vqa_model: Any,
-    train_dataset: QADataset,
-    val_dataset: QADataset,
-    *,
+@dataclass(frozen=True)
+class WrappedModel:
+    """A VQAModel made trainable: its model wrapped by PEFT, and what the wrapping added."""
+
+    peft_model: Any
+    new_tokens: list[int]
+    """Ids of the answer (and question) words added to the vocabulary."""
+    trainable: int
+    total: int
+
+
+def wrap_for_training(
+    vqa_model: VQAModel,
+    train_rows: Sequence[Mapping[str, str]],
     lora: LoraParams,
     train: TrainParams,
-    checkpoint_dir: Path,
-    resume_from: str | None = None,
-    live: Any | None = None,
-) -> TrainResult:
-    """Wrap `vqa_model.model` with LoRA and train it; returns the best model and its metrics.
-
-    Every word of the training answers becomes one token first (`grow_for_answers`); the
-    output rows of the answer words and the new words' embeddings train with the LoRA weights.
-    `resume_from` is a checkpoint of the same run to continue (see `prepare_checkpoints`).
-    """
-    torch.manual_seed(train.seed)
-    answers = [row["answer"] for row in train_dataset.rows]
+) -> WrappedModel:
+    """Grow the vocabulary by the training answers' words (`grow_for_answers`), prepare a
+    quantized base for k-bit training, and wrap `vqa_model.model` with LoRA (and the trainable
+    token rows) in place."""
+    answers = [row["answer"] for row in train_rows]
     new_tokens = grow_for_answers(
         vqa_model,
         answers,
-        [row["question"] for row in train_dataset.rows],
+        [row["question"] for row in train_rows],
         min_question_count=train.question_word_min_count,
     )
     base = vqa_model.model
@@ -249,9 +255,7 @@ def train_lora(
         )
     elif train.gradient_checkpointing:
         base.gradient_checkpointing_enable()
-    extra = [
-        *dict.fromkeys([*getattr(vqa_model, "lora_modules_to_save", ()), *lora.modules_to_save])
-    ]
+    extra = [*dict.fromkeys([*vqa_model.lora_modules_to_save, *lora.modules_to_save])]
     check_lora_targets(base, lora.target_modules, extra)  # a typo must fail, not train nothing
     config = lora_config(
         lora,
@@ -259,16 +263,22 @@ def train_lora(
         modules_to_save=extra,
         trainable_token_indices=trainable_token_rows(vqa_model, new_tokens, answers),
     )
-    peft_model = get_peft_model(base, config)
-    vqa_model.model = peft_model
-    trainable, total = count_parameters(peft_model)
+    vqa_model.model = get_peft_model(base, config)
+    trainable, total = count_parameters(vqa_model.model)
+    return WrappedModel(vqa_model.model, new_tokens, trainable, total)
 
-    steps_per_epoch = math.ceil(len(train_dataset) / (train.batch_size * train.grad_accum))
+
+def training_arguments(
+    train: TrainParams, checkpoint_dir: Path, train_examples: int
+) -> TrainingArguments:
+    """The Trainer's arguments: evaluation and a checkpoint every `eval_steps`, the best by val
+    loss loaded at the end, seeds from the params, nothing reported elsewhere."""
+    steps_per_epoch = math.ceil(train_examples / (train.batch_size * train.grad_accum))
     total_steps = (
         train.max_steps if train.max_steps > 0 else math.ceil(steps_per_epoch * train.epochs)
     )
     precision = resolve_precision(train.precision)
-    args = TrainingArguments(
+    return TrainingArguments(
         output_dir=str(checkpoint_dir),
         per_device_train_batch_size=train.batch_size,
         per_device_eval_batch_size=train.batch_size,
@@ -303,6 +313,20 @@ def train_lora(
         disable_tqdm=True,
         use_cpu=not torch.cuda.is_available(),
     )
+
+
+def run_trainer(
+    vqa_model: VQAModel,
+    args: TrainingArguments,
+    datasets: tuple[QADataset, QADataset],
+    *,
+    train: TrainParams,
+    resume_from: str | None,
+    live: Any | None,
+) -> Trainer:
+    """Train the wrapped `vqa_model` on (train, val) and return the Trainer, holding the best
+    checkpoint's weights. The training time is logged, not returned: it differs between machines
+    and runs, and in the metrics it would make every machine's dvc.lock differ."""
     callbacks: list[TrainerCallback] = []
     if live is not None:
         callbacks.append(DVCLiveCallback(live))
@@ -311,35 +335,39 @@ def train_lora(
             EarlyStoppingCallback(early_stopping_patience=train.early_stopping_patience)
         )
     trainer = Trainer(
-        model=peft_model,
+        model=vqa_model.model,
         args=args,
-        train_dataset=train_dataset,
-        eval_dataset=val_dataset,
+        train_dataset=datasets[0],
+        eval_dataset=datasets[1],
         data_collator=training_collate(vqa_model),
         callbacks=callbacks,
     )
     started = time.perf_counter()
     trainer.train(resume_from_checkpoint=resume_from)
-    runtime = time.perf_counter() - started
     backend = torch.distributed.get_backend() if torch.distributed.is_initialized() else "none"
-    # Wall time is logged, not kept in the metrics: it differs between machines and runs, and
-    # in metrics/train_lora.json it would make every machine's dvc.lock differ.
     log.info(
         "process %d of %d (distributed backend: %s) trained %d steps in %.1f s",
         args.process_index,
         args.world_size,
         backend,
         trainer.state.global_step,
-        runtime,
+        time.perf_counter() - started,
     )
-    state = trainer.state
-    # From the log history (restored on resume) rather than the return value, whose average
-    # covers only the steps run since the last resume.
+    return trainer
+
+
+def training_metrics(
+    state: Any, wrapped: WrappedModel, precision: str, examples: tuple[int, int]
+) -> dict[str, Any]:
+    """metrics/train_lora.json: sizes, steps, losses and the best checkpoint of a finished run.
+
+    The train losses come from the log history (restored on resume) rather than the Trainer's
+    return value, whose average covers only the steps run since the last resume."""
     train_losses = [entry["loss"] for entry in state.log_history if "loss" in entry]
-    metrics = {
-        "trainable_parameters": trainable,
-        "total_parameters": total,
-        "trainable_fraction": round(trainable / total, 6),
+    return {
+        "trainable_parameters": wrapped.trainable,
+        "total_parameters": wrapped.total,
+        "trainable_fraction": round(wrapped.trainable / wrapped.total, 6),
         "steps": state.global_step,
         "epochs": round(float(state.epoch or 0), 3),
         "final_train_loss": round(float(train_losses[-1]), 6) if train_losses else None,
@@ -348,10 +376,43 @@ def train_lora(
         else None,
         "best_checkpoint_step": _step_of(state.best_model_checkpoint),
         "precision": precision,
-        "train_examples": len(train_dataset),
-        "val_examples": len(val_dataset),
-        "added_tokens": len(new_tokens),
+        "train_examples": examples[0],
+        "val_examples": examples[1],
+        "added_tokens": len(wrapped.new_tokens),
     }
+
+
+def train_lora(
+    vqa_model: VQAModel,
+    train_dataset: QADataset,
+    val_dataset: QADataset,
+    *,
+    lora: LoraParams,
+    train: TrainParams,
+    checkpoint_dir: Path,
+    resume_from: str | None = None,
+    live: Any | None = None,
+) -> TrainResult:
+    """Wrap `vqa_model.model` with LoRA and train it; returns the best model and its metrics.
+
+    Every word of the training answers becomes one token first (`wrap_for_training`); the
+    output rows of the answer words and the new words' embeddings train with the LoRA weights.
+    `resume_from` is a checkpoint of the same run to continue (see `prepare_checkpoints`).
+    """
+    torch.manual_seed(train.seed)
+    wrapped = wrap_for_training(vqa_model, train_dataset.rows, lora, train)
+    args = training_arguments(train, checkpoint_dir, len(train_dataset))
+    trainer = run_trainer(
+        vqa_model,
+        args,
+        (train_dataset, val_dataset),
+        train=train,
+        resume_from=resume_from,
+        live=live,
+    )
+    precision = resolve_precision(train.precision)
+    examples = (len(train_dataset), len(val_dataset))
+    metrics = training_metrics(trainer.state, wrapped, precision, examples)
     return TrainResult(model=trainer.model, metrics=metrics, processor=vqa_model.processor)
 
 

@@ -27,7 +27,8 @@ SRC = Path("src")
 FIX_COMMAND = "python -m abo_vqa.devtools.stage_deps --write"
 
 DATA_READ_BY: Mapping[str, tuple[str, ...]] = {
-    "abo_vqa.qa.gemini.prompt": ("src/abo_vqa/prompts",),
+    "abo_vqa.qa.remote.prompt": ("src/abo_vqa/prompts",),
+    "abo_vqa.qa.verify": ("src/abo_vqa/prompts",),
 }
 """Package data that a module reads at run time (through importlib.resources): a stage that
 imports the module depends on these files too. Every non-Python file under src/abo_vqa must be

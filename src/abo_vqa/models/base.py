@@ -29,6 +29,8 @@ class VQAModel(Protocol):
     model: torch.nn.Module
     processor: Any
     device: torch.device
+    lora_modules_to_save: tuple[str, ...]
+    """Modules PEFT trains in full beside the LoRA adapters (e.g. ViLT's classifier)."""
 
     @property
     def lora_exclude_modules(self) -> tuple[str, ...]:

@@ -5,7 +5,9 @@ pairs, one image at a time. Providers that pay per call (Gemini) keep each image
 a persistent cache as it arrives, so an interrupted run resumes where it stopped; the stage's
 output is then a pure function of that cache and the params. Every provider's candidates go through
 the same validation (`abo_vqa.qa.validate`). Every dropped pair, whoever drops it, is recorded as a
-`RejectedPair` (its reason and original text) and ends up in `data/qa/rejected.csv`.
+`RejectedPair` (its reason and original text) and ends up in `data/qa/rejected.csv`; so is every
+image that yields nothing (one row with its image id and the reason), so that the rows of
+rejected.csv and the counts in the metrics are the same thing.
 """
 
 from __future__ import annotations
@@ -115,20 +117,24 @@ class ProviderRun:
     """What a provider produced for a list of listings.
 
     `pairs_by_image` maps image_id to that image's candidate pairs (not yet validated), in the
-    order of the listings given. `rejected` counts candidates or whole images the provider itself
-    had to discard (e.g. a blocked prompt), by reason. `stats` carries provider-specific numbers
-    for the stage's metrics (calls made, cache hits, tokens, cost...).
+    order of the listings given. `rejected_pairs` lists everything the provider itself had to
+    discard, one record each: a candidate pair, or a whole image (a blocked prompt, an answer
+    that cannot be read, an image never answered), so that every loss has a row in
+    rejected.csv. `stats` carries provider-specific numbers for the stage's metrics (calls made,
+    cache hits, tokens, cost...).
     """
 
     pairs_by_image: dict[str, list[QAPair]] = field(default_factory=dict)
-    rejected: Counter[str] = field(default_factory=Counter)
     stats: dict[str, Any] = field(default_factory=dict)
     rejected_pairs: list[RejectedPair] = field(default_factory=list)
-    """The pairs behind `rejected`'s counts, where the provider had pairs to show."""
+
+    @property
+    def rejected(self) -> Counter[str]:
+        """How many records `rejected_pairs` holds per reason."""
+        return Counter(rejection.reason for rejection in self.rejected_pairs)
 
     def reject(self, rejection: RejectedPair) -> None:
-        """Drop a pair: count it under its reason and keep its record for rejected.csv."""
-        self.rejected[rejection.reason] += 1
+        """Drop a pair or an image: keep its record for rejected.csv."""
         self.rejected_pairs.append(rejection)
 
 

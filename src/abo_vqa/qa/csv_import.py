@@ -167,9 +167,7 @@ class CsvImportProvider:
             ListingIndex(listings, self.params.image_key),
             found,
         )
-        result = ProviderRun(
-            rejected=found.rejected, stats=found.stats, rejected_pairs=found.rejected_pairs
-        )
+        result = ProviderRun(stats=found.stats, rejected_pairs=found.rejected_pairs)
         for listing in listings:
             pairs = found.pairs_by_image.get(listing["image_id"])
             if pairs is not None and listing["image_id"] not in result.pairs_by_image:

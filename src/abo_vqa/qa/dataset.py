@@ -34,11 +34,11 @@ def build_qa_table(
     of the listings and the provider's (cached) responses. Every type a provider brings is kept;
     `question_types` only says what providers were asked for, unless `drop_unrequested_types`
     drops the others (reason ``type_not_requested``). The dropped pairs are the provider's own
-    (`run.rejected_pairs`) followed by validation's, in the listings' order.
+    (`run.rejected_pairs`, whole images included) followed by validation's, in the listings'
+    order; `metrics["rejected"]` counts exactly those rows per reason.
     """
     rows: list[dict[str, str]] = []
     rejected: list[RejectedPair] = list(run.rejected_pairs)
-    counts: Counter[str] = Counter(run.rejected)
     allowed = question_types if drop_unrequested_types else None
     candidates = 0
     images_with_qa = 0
@@ -56,7 +56,6 @@ def build_qa_table(
                     provider=provider,
                 )
             )
-            counts[reason] += 1
         images_with_qa += bool(accepted)
         rows.extend(
             {
@@ -71,6 +70,8 @@ def build_qa_table(
             for pair in accepted
         )
     by_type = Counter(row["question_type"] for row in rows)
+    # Counted from the rows themselves: the log's "N dropped" is rejected.csv's row count.
+    counts = Counter(rejection.reason for rejection in rejected)
     metrics = {
         "provider": provider,
         "images": len(listings),

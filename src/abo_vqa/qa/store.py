@@ -17,6 +17,9 @@ the Hugging Face cache:
   run used, so that `dvc push` carries them to the team and `dvc pull` brings them back. A run
   first imports whatever the published copy holds into the store (what `dvc pull` brought), asks
   the provider only for what the store lacks, and publishes at the end.
+- Asking again on purpose (`abo-vqa store forget`): `forget` deletes records from both places and
+  leaves a tombstone (``<store>/<provider>/forgotten/<key>``), so that an older published copy
+  that a DVC checkout brings back is not imported again; a new response for the key lifts it.
 
 How a paying provider uses it (`ResponseStore`, one per provider name)::
 
@@ -81,14 +84,39 @@ class ResponseStore:
         self.published_root = Path(published_dir) / provider
         self.published = ResponseCache(self.published_root / "responses")
 
+        self.forgotten_dir = self.root / "forgotten"
+        """Tombstones of records dropped on purpose (see `forget`)."""
+
     def __contains__(self, key: str) -> bool:
         return key in self.responses
 
     def get(self, key: str) -> dict[str, Any] | None:
         return self.responses.get(key)
 
+    def lookup(self, key: str) -> dict[str, Any] | None:
+        """The stored record, else the published one not forgotten (what `dvc pull` brought and
+        the next run will import)."""
+        record = self.responses.get(key)
+        if record is None and not (self.forgotten_dir / key).exists():
+            record = self.published.get(key)
+        return record
+
     def put(self, key: str, record: Mapping[str, Any]) -> None:
         self.responses.put(key, record)
+        (self.forgotten_dir / key).unlink(missing_ok=True)
+
+    def forget(self, keys: Iterable[str]) -> int:
+        """Delete the records of `keys` from the store and the published copy, so that the next
+        run asks for them again; returns how many were stored."""
+        dropped = 0
+        for key in keys:
+            self.forgotten_dir.mkdir(parents=True, exist_ok=True)
+            (self.forgotten_dir / key).touch()
+            if self.responses.path(key).is_file():
+                self.responses.path(key).unlink()
+                dropped += 1
+            self.published.path(key).unlink(missing_ok=True)
+        return dropped
 
     def import_published(self) -> int:
         """Copy into the store every published record (and pending batch job file) it lacks.
@@ -97,8 +125,9 @@ class ResponseStore:
         """
         self.responses.sweep_temporary_files()
         imported = 0
+        forgotten = set(_names(self.forgotten_dir))
         for key in list(self.published.keys()):
-            if key in self.responses:
+            if key in self.responses or key in forgotten:
                 continue
             record = self.published.get(key)
             if record is None:
@@ -139,3 +168,20 @@ class ResponseStore:
         if root.is_dir() and not any(root.iterdir()):
             shutil.rmtree(root)
         return len(wanted)
+
+
+def _names(folder: Path) -> list[str]:
+    return [path.name for path in folder.iterdir()] if folder.is_dir() else []
+
+
+def pending_batch_files(jobs_dir: Path, keys: set[str]) -> list[Path]:
+    """Job files in `jobs_dir` of batches still pending that cover any of `keys`.
+
+    The store is shared by every run on the machine: other runs' batches are not this run's
+    concern."""
+    found = []
+    for path in sorted(jobs_dir.glob("*.json")):
+        data = read_json_or_none(path)
+        if isinstance(data, dict) and keys & set(data.get("keys") or ()):
+            found.append(path)
+    return found

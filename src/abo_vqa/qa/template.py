@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from abo_vqa.answers import NUMBER_WORDS
-from abo_vqa.qa.base import ProviderRun, QAPair
+from abo_vqa.qa.base import ProviderRun, QAPair, RejectedPair
 from abo_vqa.vocabulary import (
     COLORS,
     EXTRA_PRODUCT_TYPES,
@@ -254,7 +254,15 @@ class TemplateProvider:
                 question_types=self.question_types,
             )
             if not pairs:
-                result.rejected["no_grounded_attribute"] += 1
+                result.reject(
+                    RejectedPair(
+                        "no_grounded_attribute",
+                        image_id=listing["image_id"],
+                        image=listing["image_path"],
+                        provider=self.name,
+                        detail="no catalogue attribute to ask about",
+                    )
+                )
             result.pairs_by_image[listing["image_id"]] = pairs
         result.stats["calls"] = 0
         return result

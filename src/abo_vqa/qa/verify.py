@@ -14,8 +14,9 @@ Verification responses live in their own response cache (``verify-<provider>``),
 verifier's model, prompt, questions, image and settings, so a rerun pays nothing. An image
 whose verification request failed keeps its pairs and is counted as unverified.
 
-Verifiers: `gemini` and `openai` reuse those providers' clients, limiter and retry policy with
-the verification prompt; `template` is the offline stand-in for the embedded default: it
+Verifiers: `gemini` and `openai` reuse the core of remote providers (`abo_vqa.qa.remote`: client,
+limiter, retries, budget) with the verification prompt; an answer that cannot be read leaves
+the image unverified; `template` is the offline stand-in for the embedded default: it
 answers a question it recognises (the template provider's phrasings) from the catalogue facts
 the template provider reads, and "unknown" to any other, so a pair it did not write, or whose
 answer the catalogue contradicts, is dropped.
@@ -23,11 +24,10 @@ answer the catalogue contradicts, is dropped.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from string import Template
@@ -37,7 +37,9 @@ from abo_vqa.answers import normalize_reference, postprocess
 from abo_vqa.config import ParamsError
 from abo_vqa.params import Params
 from abo_vqa.qa.base import ProviderRun, QAPair, RejectedPair
-from abo_vqa.qa.cache import cache_key
+from abo_vqa.qa.params import REMOTE_PROVIDERS
+from abo_vqa.qa.remote.budget import Budget
+from abo_vqa.qa.remote.errors import CurationStopped
 from abo_vqa.qa.store import ResponseStore
 from abo_vqa.qa.validate import validate_pairs
 
@@ -62,6 +64,8 @@ class Verification:
     unverified_images: int = 0
     requests: int = 0
     """Verification requests this run sent (0 when every answer came from the cache)."""
+    stopped: CurationStopped | None = field(default=None, compare=False)
+    """Why verification stopped before asking every image (they are counted unverified)."""
 
     def metrics(self) -> dict[str, Any]:
         checked, agreed = sum(self.checked.values()), sum(self.agreed.values())
@@ -130,7 +134,9 @@ class TemplateVerifier:
         recognised = any(p.match(question) for p in self._open.get(pair.question_type, ()))
         return facts.get(pair.question_type, UNKNOWN) if recognised else UNKNOWN
 
-    def answers(self, items: Sequence[VerifyItem]) -> dict[str, list[str] | None]:
+    def answers(
+        self, items: Sequence[VerifyItem], *, ask: bool = True
+    ) -> dict[str, list[str] | None]:
         return {
             item.image_id: [self.answer(item.listing, pair) for _, pair in item.pairs]
             for item in items
@@ -169,87 +175,98 @@ def _match_answers(asked: Sequence[QAPair], given: Sequence[QAPair]) -> list[str
 class ModelVerifier:
     """Asks the gemini or openai provider's model (see the module docstring)."""
 
-    def __init__(self, params: Params, kind: str, images_root: Path) -> None:
-        from abo_vqa.qa.providers import make_provider
+    def __init__(
+        self, params: Params, kind: str, images_root: Path, budget: Budget | None = None
+    ) -> None:
+        from abo_vqa.qa.providers import make_api
+        from abo_vqa.qa.remote.provider import RemoteProvider
 
         gq = params.generate_qa
-        model = params.generate_qa.verifier.model
-        if model:
-            gq = replace(gq, **{kind: replace(getattr(gq, kind), model=model)})
-        self.name = kind
-        self.provider: Any = make_provider(replace(gq, provider=kind), images_root)
+        self.api = make_api(gq, kind, gq.verifier.model)
         # Its own store: a verification answer is never mistaken for a curation one.
         self.store = ResponseStore(f"verify-{kind}", Path(gq.cache_dir))
-        self.provider.store = self.store
-        self.provider.cache = self.store.responses
-        self.model = self.provider.section.model
+        # The provider's machinery (client, limiter, retries, budget), with another prompt.
+        self.provider = RemoteProvider(
+            gq, images_root, self.store, self.api, budget=budget, phase="verification"
+        )
+        self.name = kind
+        self.model = self.api.model
         self.template = load_verify_prompt(gq.verifier.prompt_version)
         self.prompt_version = gq.verifier.prompt_version
         self.requests = 0
+        self.stopped: CurationStopped | None = None
+        """Why verification stopped before asking every image (its images are unverified)."""
 
     def _job(self, item: VerifyItem) -> Any:
-        from abo_vqa.qa.gemini.jobs import ImageJob
-        from abo_vqa.qa.gemini.provider import sniff_mime_type
+        from abo_vqa.qa.remote.jobs import image_job
 
-        data = item.path.read_bytes()
         prompt = render_verify_prompt(self.template, [pair for _, pair in item.pairs])
         request = {
             "format": VERIFY_FORMAT,
             "purpose": "verify",
             "model": self.model,
             "prompt_version": self.prompt_version,
-            "prompt_sha256": hashlib.sha256(prompt.encode("utf-8")).hexdigest(),
-            "image_sha256": hashlib.sha256(data).hexdigest(),
-            "generation": dict(self.provider.settings),
+            "generation": dict(self.api.settings),
         }
-        return ImageJob(
-            image_id=item.image_id,
-            path=item.path,
-            mime_type=sniff_mime_type(item.path, data[:16]),
-            prompt=prompt,
-            key=cache_key(request),
-            request=request,
-        )
+        return image_job(
+            item.image_id, item.listing["image_path"], item.path, item.path.read_bytes(), prompt,
+            request, self.api.image_tokens,
+        )  # fmt: skip
 
-    def answers(self, items: Sequence[VerifyItem]) -> dict[str, list[str] | None]:
-        """Each image's answers in question order; None when no response could be had."""
-        from abo_vqa.qa.gemini.jobs import RunTally
+    def answers(
+        self, items: Sequence[VerifyItem], *, ask: bool = True
+    ) -> dict[str, list[str] | None]:
+        """Each image's answers in question order; None when no usable response could be had.
+        With `ask` False, only stored answers are used."""
+        from abo_vqa.qa.remote.jobs import RunTally
+        from abo_vqa.qa.remote.provider import note_stored_failures
 
         jobs = {item.image_id: self._job(item) for item in items}
-        cache = self.store.responses
         self.store.import_published()  # what `dvc pull` brought
-        todo = [job for job in jobs.values() if job.key not in cache]
+        todo = [job for job in jobs.values() if job.key not in self.store]
+        stored = [job for job in jobs.values() if job.key in self.store]
         tally = RunTally()
         try:
-            if todo:
-                # The provider's own fetch: same client, limiter, retries and progress bar.
-                self.provider._fetch(todo, len(jobs), tally)
+            if todo and ask:
+                self.provider.ask(todo, len(jobs), tally, stored)
+        except CurationStopped as stopped:
+            self.stopped = stopped
         finally:
             self.requests += tally.calls
             # However the run ends, the DVC output holds every answer it can use so far.
             self.store.publish(job.key for job in jobs.values())
-        result: dict[str, list[str] | None] = {}
-        for item in items:
-            record = cache.get(jobs[item.image_id].key)
-            if record is None or not isinstance(record.get("response"), dict):
-                result[item.image_id] = None
-                continue
-            given = self.provider.parse(record["response"]).pairs
-            result[item.image_id] = _match_answers([p for _, p in item.pairs], given)
-        return result
+        unreadable: Counter[str] = Counter()
+        answers = {
+            item.image_id: self._answers(item, jobs[item.image_id].key, unreadable)
+            for item in items
+        }
+        note_stored_failures(self.store.provider, dict(sorted(unreadable.items())))
+        return answers
+
+    def _answers(self, item: VerifyItem, key: str, unreadable: Counter[str]) -> list[str] | None:
+        record = self.store.get(key)
+        if record is None or not isinstance(record.get("response"), dict):
+            return None
+        parsed = self.api.parse(record["response"])
+        if parsed.problem:  # an answer that cannot be read verifies nothing
+            unreadable[parsed.problem] += 1
+            return None
+        return _match_answers([p for _, p in item.pairs], parsed.pairs)
 
 
 # --- the pass ----------------------------------------------------------------------------------
 
 
-def make_verifier(params: Params, curated_by: str, images_root: Path) -> Any:
+def make_verifier(
+    params: Params, curated_by: str, images_root: Path, budget: Budget | None = None
+) -> Any:
     kind = params.generate_qa.verifier.provider
     if kind == "same":
         kind = curated_by
     if kind == "template":
         return TemplateVerifier()
-    if kind in ("gemini", "openai"):
-        return ModelVerifier(params, kind, images_root)
+    if kind in REMOTE_PROVIDERS:
+        return ModelVerifier(params, kind, images_root, budget)
     raise ParamsError(
         f"generate_qa.verifier.provider: 'same' has no model for provider {curated_by!r}; "
         f"name one of template, gemini, openai"
@@ -286,45 +303,60 @@ def apply_verification(
     run: ProviderRun,
     curated_by: str,
     images_root: Path,
+    *,
+    budget: Budget | None = None,
+    ask: bool = True,
 ) -> tuple[ProviderRun, Verification | None]:
     """`run` without the pairs the verifier disagrees with, and the agreement counts; `run`
-    unchanged and None when `generate_qa.verify` is off. The input run is not modified."""
+    unchanged and None when `generate_qa.verify` is off. The input run is not modified. A model
+    verifier charges its requests to `budget`; with `ask` False (a curation that stopped early)
+    it uses stored answers only. `Verification.stopped` says why it stopped early, if it did."""
     gq = params.generate_qa
     if not gq.verify:
         return run, None
-    verifier = make_verifier(params, curated_by, images_root)
+    verifier = make_verifier(params, curated_by, images_root, budget)
     items = verify_items(listings, run, gq.question_types, images_root)
-    answers = verifier.answers(items)
+    answers = verifier.answers(items, ask=ask)
     tally = Verification(verifier.name, verifier.model, requests=verifier.requests)
-    kept = ProviderRun(
-        dict(run.pairs_by_image), Counter(run.rejected), dict(run.stats), list(run.rejected_pairs)
-    )
-    mode = params.answers.postprocess
+    tally.stopped = getattr(verifier, "stopped", None)
+    kept = ProviderRun(dict(run.pairs_by_image), dict(run.stats), list(run.rejected_pairs))
     for item in items:
         given = answers.get(item.image_id)
         if given is None:
             tally.unverified_images += 1
             continue
-        disagreeing: dict[int, str] = {}  # candidate index → the verifier's answer
-        for (index, pair), answer in zip(item.pairs, given, strict=True):
-            tally.checked[pair.question_type] += 1
-            if answers_agree(answer, pair.answer, mode):
-                tally.agreed[pair.question_type] += 1
-            else:
-                disagreeing[index] = answer
-        candidates = run.pairs_by_image[item.image_id]
-        for index in sorted(disagreeing):
-            kept.reject(
-                RejectedPair.from_pair(
-                    VERIFY_REASON,
-                    candidates[index],
-                    image_id=item.image_id,
-                    image=item.listing["image_path"],
-                    provider=curated_by,
-                    detail=f"verifier answered {disagreeing[index]!r}",
-                )
-            )
-        kept.pairs_by_image[item.image_id] = [
-            p for i, p in enumerate(candidates) if i not in disagreeing
-        ]
+        _judge(item, given, kept, tally, params.answers.postprocess, curated_by)
     return kept, tally
+
+
+def _judge(
+    item: VerifyItem,
+    given: Sequence[str],
+    kept: ProviderRun,
+    tally: Verification,
+    mode: Any,
+    curated_by: str,
+) -> None:
+    """Drop from `kept` the pairs of `item` whose verifier answer (`given`) disagrees."""
+    disagreeing: dict[int, str] = {}  # candidate index → the verifier's answer
+    for (index, pair), answer in zip(item.pairs, given, strict=True):
+        tally.checked[pair.question_type] += 1
+        if answers_agree(answer, pair.answer, mode):
+            tally.agreed[pair.question_type] += 1
+        else:
+            disagreeing[index] = answer
+    candidates = kept.pairs_by_image[item.image_id]
+    for index in sorted(disagreeing):
+        kept.reject(
+            RejectedPair.from_pair(
+                VERIFY_REASON,
+                candidates[index],
+                image_id=item.image_id,
+                image=item.listing["image_path"],
+                provider=curated_by,
+                detail=f"verifier answered {disagreeing[index]!r}",
+            )
+        )
+    kept.pairs_by_image[item.image_id] = [
+        p for i, p in enumerate(candidates) if i not in disagreeing
+    ]

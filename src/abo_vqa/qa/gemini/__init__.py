@@ -1,34 +1,12 @@
-"""The Gemini QA provider (google-genai SDK), built to spend money once and survive anything.
+"""The `gemini` provider (google-genai SDK): a thin client of the core, `abo_vqa.qa.remote`.
 
-Modules, from the edges in:
-
-- `provider`: GeminiProvider (plan → fetch what the cache lacks → assemble from the cache).
-- `online` / `batch`: interactive calls from worker threads, or the Batch API (half price).
+- `api`: `GeminiAPI`, what the core needs: generation settings and the structured-output schema,
+  Google's image token rule, the key pool, the batch mode.
 - `client`: the only code that touches the SDK and the keys; sanitises every exception.
-- `keys`: the key pool (env var, round-robin, drop / cool-down). Limits are per Google Cloud
-  project, not per key: keys of one project share one quota.
-- `limiter`: one requests/min + tokens/min pacer shared by all threads.
-- `prompt`, `parse`, `errors`, `jobs`: pure pieces (prompt files and schema, response parsing,
-  error classification, cache records and costs).
+- `errors`: Google's error bodies → the core's `FailureKind`.
+- `parse`: generateContent responses → the core's `ParsedResponse`.
+- `batch`: the Batch API (half price, results within 24 h), resumable.
 
-The SDK is imported only when a request must be made, so a fully cached run needs neither keys
+The SDK is imported only when a request must be made, so a fully stored run needs neither keys
 nor the SDK's import time.
 """
-
-from abo_vqa.qa.gemini.errors import (
-    AllKeysExhaustedError,
-    BatchPendingError,
-    GeminiConfigError,
-    GeminiError,
-    GeminiUnreachableError,
-    MissingApiKeysError,
-)
-
-__all__ = [
-    "AllKeysExhaustedError",
-    "BatchPendingError",
-    "GeminiConfigError",
-    "GeminiError",
-    "GeminiUnreachableError",
-    "MissingApiKeysError",
-]

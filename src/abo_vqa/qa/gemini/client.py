@@ -19,14 +19,15 @@ from google import genai
 from google.genai import errors as genai_errors
 from google.genai import types
 
-from abo_vqa.params import GeminiParams
-from abo_vqa.qa.gemini.errors import (
+from abo_vqa.qa.gemini.errors import classify_http_error
+from abo_vqa.qa.params import GeminiParams
+from abo_vqa.qa.remote.errors import (
     CallFailed,
     Failure,
     FailureKind,
     Redactor,
-    classify_http_error,
     json_object_body,
+    transport_failure,
 )
 
 T = TypeVar("T")
@@ -110,18 +111,19 @@ class GeminiClient:
         self.params = params
         self._redact = redact
         http_options = types.HttpOptions(
-            base_url=params.base_url or None, timeout=int(params.timeout_s * 1000)
+            base_url=params.base_url or None, timeout=int(params.limits.timeout_s * 1000)
         )
-        if params.vertexai and keys == [None]:
+        vertex = params.vertex
+        if vertex.enabled and keys == [None]:
             self._sdk = genai.Client(
                 vertexai=True,
-                project=params.project or None,
-                location=params.location or None,
+                project=vertex.project or None,
+                location=vertex.location or None,
                 http_options=http_options,
             )
         else:
             self._sdk = genai.Client(
-                vertexai=params.vertexai, api_key=keys[0], http_options=http_options
+                vertexai=vertex.enabled, api_key=keys[0], http_options=http_options
             )
         # Per-call options that set the key header: one client (one connection pool, built once)
         # serves every key of the pool.
@@ -143,9 +145,7 @@ class GeminiClient:
         except genai_errors.APIError as error:
             failure = classify_http_error(error.code or 0, error.details, self._redact)
         except TRANSPORT_ERRORS as error:
-            failure = Failure(
-                FailureKind.TRANSIENT, None, type(error).__name__, self._redact(str(error))[:200]
-            )
+            failure = transport_failure(error, self._redact)
         # Raised outside the except blocks, so the SDK exception is not even its __context__.
         raise CallFailed(failure)
 

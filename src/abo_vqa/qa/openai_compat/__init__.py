@@ -1,7 +1,13 @@
-"""The `openai` QA provider: any server speaking OpenAI's Chat Completions wire format.
+"""The `openai` provider: any server speaking OpenAI's Chat Completions, a thin client of the core
+(`abo_vqa.qa.remote`).
 
-vLLM, Ollama, LM Studio, llama.cpp's server, SGLang and OpenAI itself serve it. The provider
-reuses the Gemini provider's flow and machinery (response cache, shared rate limiter, retry
-policy, progress bar); only the client, the error classification and the response parser are
-its own. The `openai` package is imported only when a request must be made.
+vLLM, Ollama, LM Studio, llama.cpp's server, SGLang and OpenAI itself serve it.
+
+- `api`: `ChatCompletionsAPI`, what the core needs: settings and the JSON schema of the answer,
+  OpenAI's image token rule (or a fixed count for a local model), the single optional key.
+- `client`: the only code that touches the `openai` client and the key.
+- `errors`: status, body and Retry-After → the core's `FailureKind`.
+- `parse`: chat completions → the core's `ParsedResponse`.
+
+The `openai` package is imported only when a request must be made.
 """

@@ -16,18 +16,18 @@ from typing import Any
 
 import openai
 
-from abo_vqa.params import OpenAIParams
-from abo_vqa.qa.gemini.errors import (
-    CallFailed,
-    Failure,
-    FailureKind,
-    Redactor,
-    json_object_body,
-)
 from abo_vqa.qa.openai_compat.errors import (
     OpenAIConfigError,
     classify_chat_error,
     refuses_structured_output,
+)
+from abo_vqa.qa.params import OpenAIParams
+from abo_vqa.qa.remote.errors import (
+    CallFailed,
+    Failure,
+    Redactor,
+    json_object_body,
+    transport_failure,
 )
 
 NO_KEY = "no-key"
@@ -38,23 +38,6 @@ def read_api_key(env_name: str, environ: Mapping[str, str] | None = None) -> str
     """The key in environment variable `env_name`, or None if it is unset or blank."""
     environ = os.environ if environ is None else environ
     return environ.get(env_name, "").strip() or None
-
-
-def response_format(schema: Mapping[str, Any]) -> dict[str, Any]:
-    """The `response_format` that asks for JSON matching `schema` (strict mode)."""
-    return {
-        "type": "json_schema",
-        "json_schema": {"name": "qa_pairs", "strict": True, "schema": dict(schema)},
-    }
-
-
-def chat_settings(params: OpenAIParams, schema: Mapping[str, Any]) -> dict[str, Any]:
-    """Everything in a request besides its contents, as plain data (part of the cache key)."""
-    names = ("temperature", "top_p", "seed", "max_tokens", "image_detail")
-    settings: dict[str, Any] = {name: getattr(params, name) for name in names}
-    if params.structured_output:
-        settings["response_format"] = response_format(schema)
-    return settings
 
 
 def chat_messages(image: bytes, mime_type: str, prompt: str, detail: str) -> list[dict[str, Any]]:
@@ -83,7 +66,7 @@ class ChatCompletionsClient:
         self._sdk = openai.OpenAI(
             api_key=key or NO_KEY,
             base_url=params.base_url,
-            timeout=params.timeout_s,
+            timeout=params.limits.timeout_s,
             max_retries=0,
         )
 
@@ -107,16 +90,15 @@ class ChatCompletionsClient:
                 error.status_code, error.body, dict(error.response.headers), self._redact
             )
         except (openai.APIConnectionError, TimeoutError, ConnectionError) as error:
-            # APITimeoutError is an APIConnectionError: no usable answer, try again later.
-            failure = Failure(
-                FailureKind.TRANSIENT, None, type(error).__name__, self._redact(str(error))[:200]
-            )
+            # APITimeoutError is an APIConnectionError: no usable answer, try again later; a
+            # refused connection means nothing listens at base_url.
+            failure = transport_failure(error, self._redact)
         # Raised outside the except blocks, so the client's exception is not even __context__.
         if failure is not None:
             if "response_format" in self.settings and refuses_structured_output(failure):
                 raise OpenAIConfigError(
-                    f"{self.params.base_url} refuses structured output ({failure.describe()}): "
-                    f"set generate_qa.openai.structured_output: false"
+                    f"openai: {self.params.base_url} refuses structured output "
+                    f"({failure.describe()}): set generate_qa.openai.structured_output: false"
                 )
             raise CallFailed(failure)
         return json_object_body(text)

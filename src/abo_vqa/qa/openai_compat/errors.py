@@ -14,7 +14,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from abo_vqa.qa.gemini.errors import Failure, FailureKind, GeminiConfigError, Redactor
+from abo_vqa.qa.remote.errors import Failure, FailureKind, ProviderConfigError, Redactor
 
 _MAX_MESSAGE_CHARS = 300
 
@@ -22,7 +22,7 @@ _MAX_MESSAGE_CHARS = 300
 _HARD_QUOTA_CODES = frozenset({"insufficient_quota", "billing_hard_limit_reached"})
 
 
-class OpenAIConfigError(GeminiConfigError):
+class OpenAIConfigError(ProviderConfigError):
     """The server refuses the setup itself (e.g. structured output): retrying is pointless."""
 
 

@@ -3,9 +3,9 @@
 A response names its problem when it yields nothing: no choices (empty_choices), a refusal
 (`message.refusal`, refused), a cut answer (finish_reason "length", max_tokens), a content
 filter (blocked), another finish reason (finish_<reason>). Otherwise the message text goes to
-the same tolerant parser as Gemini's answers: the schema's ``{"questions": [...]}``, a bare
-JSON array, JSON in a Markdown fence or in prose, or CSV lines. Reasoning models served locally
-may put their thoughts in ``<think>…</think>`` first: that part is skipped.
+the core's tolerant parser: the schema's ``{"questions": [...]}``, a bare JSON array, JSON in a
+Markdown fence or in prose, or CSV lines. Reasoning models served locally may put their thoughts
+in ``<think>…</think>`` first: that part is skipped.
 """
 
 from __future__ import annotations
@@ -14,14 +14,10 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from abo_vqa.qa.gemini.parse import ParsedResponse, Usage, parse_answer_text
+from abo_vqa.qa.remote.parse import ParsedResponse, Usage, int_field, parse_answer_text, shorten
 
 _NORMAL_FINISH = frozenset({"stop", "eos", "end_turn", ""})
 _THINK = re.compile(r"<think>.*?</think>", re.DOTALL | re.IGNORECASE)
-
-
-def _int(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) else 0
 
 
 def chat_usage(response: Mapping[str, Any]) -> Usage:
@@ -29,8 +25,8 @@ def chat_usage(response: Mapping[str, Any]) -> Usage:
     usage = response.get("usage") if isinstance(response, Mapping) else None
     usage = usage if isinstance(usage, Mapping) else {}
     return Usage(
-        input_tokens=_int(usage.get("prompt_tokens")),
-        output_tokens=_int(usage.get("completion_tokens")),
+        input_tokens=int_field(usage.get("prompt_tokens")),
+        output_tokens=int_field(usage.get("completion_tokens")),
     )
 
 
@@ -50,21 +46,21 @@ def parse_chat_response(response: Mapping[str, Any]) -> ParsedResponse:
     """Candidate pairs of one chat completion (see the module docstring)."""
     usage = chat_usage(response)
 
-    def nothing(problem: str) -> ParsedResponse:
-        return ParsedResponse(pairs=(), problem=problem, usage=usage)
+    def nothing(problem: str, detail: str) -> ParsedResponse:
+        return ParsedResponse(pairs=(), problem=problem, detail=detail, usage=usage)
 
     choices = response.get("choices")
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], Mapping):
-        return nothing("empty_choices")
+        return nothing("empty_choices", "the response has no choice")
     choice = choices[0]
     message = choice.get("message") if isinstance(choice.get("message"), Mapping) else {}
     if message.get("refusal"):
-        return nothing("refused")
+        return nothing("refused", shorten(str(message["refusal"])))
     finish = str(choice.get("finish_reason") or "").lower()
     if finish == "length":
-        return nothing("max_tokens")
+        return nothing("max_tokens", f"finish_reason length after {usage.output_tokens} tokens")
     if finish == "content_filter":
-        return nothing("blocked")
+        return nothing("blocked", "finish_reason content_filter")
     if finish not in _NORMAL_FINISH:
-        return nothing(f"finish_{finish}")
+        return nothing(f"finish_{finish}", f"finish_reason {finish}")
     return parse_answer_text(message_text(message), usage)

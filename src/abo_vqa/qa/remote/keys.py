@@ -3,15 +3,16 @@
 Keys never appear in params, tracked files, logs or metrics. The pool itself only deals in key
 *slots* (0, 1, 2...); the key strings stay with the client wrapper. A slot is
 
-- dropped for the rest of the run on an invalid key, a permission error or a daily-quota 429;
-- cooled down until the server's retryDelay on a per-minute 429.
+- dropped for the rest of the run on an invalid key, a permission error or an exhausted quota;
+- cooled down until the server's retry delay on a per-minute 429.
 
 When every slot is dropped, `acquire` raises `AllKeysExhaustedError`. When every live slot is
 cooling down, `acquire` waits for the first one to come back.
 
-Google applies rate limits and quotas per Cloud *project*, not per key: several keys of one
-project share one allowance, and rotating them buys nothing. A pool helps only with keys from
-different projects (and with surviving a revoked key).
+A provider with a single key (or none, for a local server) has a pool of one slot. Google applies
+rate limits and quotas per Cloud *project*, not per key: several keys of one project share one
+allowance, and rotating them buys nothing. A pool helps only with keys from different projects
+(and with surviving a revoked key).
 """
 
 from __future__ import annotations
@@ -23,19 +24,20 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 
-from abo_vqa.qa.gemini.errors import AllKeysExhaustedError, MissingApiKeysError
+from abo_vqa.qa.remote.errors import AllKeysExhaustedError, MissingApiKeysError
 
 
-def read_api_keys(env_name: str, environ: Mapping[str, str] | None = None) -> list[str]:
+def read_api_keys(env_name: str, where: str, environ: Mapping[str, str] | None = None) -> list[str]:
     """The keys in environment variable `env_name`: separated by commas or whitespace, without
-    repeats, in order. Raises MissingApiKeysError (naming the variable, never its value)."""
+    repeats, in order. Raises MissingApiKeysError naming the variable and the params key `where`
+    that names it (never a value)."""
     environ = os.environ if environ is None else environ
     raw = environ.get(env_name, "")
     keys = list(dict.fromkeys(k for k in re.split(r"[,\s]+", raw) if k))
     if not keys:
         raise MissingApiKeysError(
-            f"environment variable {env_name} is unset or empty: set it to one Gemini API key "
-            f"or a comma-separated pool of keys (generate_qa.gemini.api_keys_env names it)"
+            f"environment variable {env_name} is unset or empty: set it to one API key or a "
+            f"comma-separated pool of keys ({where} names the variable)"
         )
     return keys
 

@@ -1,4 +1,4 @@
-"""Versioned prompt files and the response schema that goes with them.
+"""Versioned prompt files: what every remote provider asks about an image.
 
 A prompt lives in ``src/abo_vqa/prompts/<version>.txt``: the instruction text, a
 ``$placeholder`` template (`string.Template`), followed by two sections of one-line guides,
@@ -18,9 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 from string import Template
-from typing import Any
 
-from abo_vqa.qa.gemini.errors import GeminiConfigError
+from abo_vqa.qa.remote.errors import ProviderConfigError
 
 _SECTION = re.compile(r"^=== (.+?) ===\s*$", re.MULTILINE)
 _TYPES_SECTION = "question types"
@@ -40,7 +39,9 @@ def _guides(text: str, where: str) -> dict[str, str]:
     for number, line in enumerate(text.strip().splitlines(), start=1):
         name, sep, guide = line.partition(":")
         if not sep or not name.strip() or not guide.strip():
-            raise GeminiConfigError(f"{where}: guide line {number} is not 'name: guide': {line!r}")
+            raise ProviderConfigError(
+                f"{where}: guide line {number} is not 'name: guide': {line!r}"
+            )
         guides[name.strip()] = guide.strip()
     return guides
 
@@ -51,7 +52,7 @@ def parse_prompt_file(text: str, version: str, where: str) -> PromptTemplate:
     sections = dict(zip(parts[1::2], parts[2::2], strict=True))
     missing = [s for s in (_TYPES_SECTION, _LEVELS_SECTION) if s not in sections]
     if missing:
-        raise GeminiConfigError(
+        raise ProviderConfigError(
             f"{where}: missing section(s) {['=== ' + s + ' ===' for s in missing]}"
         )
     return PromptTemplate(
@@ -65,18 +66,18 @@ def parse_prompt_file(text: str, version: str, where: str) -> PromptTemplate:
 def load_prompt(version: str) -> PromptTemplate:
     """The packaged prompt `version` (``prompts/<version>.txt``)."""
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]*", version):
-        raise GeminiConfigError(f"generate_qa.gemini.prompt_version: bad name {version!r}")
+        raise ProviderConfigError(f"generate_qa.prompt.version: bad name {version!r}")
     resource = resources.files("abo_vqa") / "prompts" / f"{version}.txt"
     where = f"abo_vqa/prompts/{version}.txt"
     if not resource.is_file():
-        raise GeminiConfigError(f"generate_qa.gemini.prompt_version: no prompt file {where}")
+        raise ProviderConfigError(f"generate_qa.prompt.version: no prompt file {where}")
     return parse_prompt_file(resource.read_text(encoding="utf-8"), version, where)
 
 
 def _pick(guides: dict[str, str], names: Sequence[str], what: str, version: str) -> str:
     missing = [n for n in names if n not in guides]
     if missing:
-        raise GeminiConfigError(f"prompt {version} has no guide for {what} {missing}")
+        raise ProviderConfigError(f"prompt {version} has no guide for {what} {missing}")
     return "\n".join(f"- {name}: {guides[name]}" for name in names)
 
 
@@ -108,21 +109,6 @@ def render_prompt(
     try:
         return Template(template.body).substitute(values)
     except (KeyError, ValueError) as error:
-        raise GeminiConfigError(
+        raise ProviderConfigError(
             f"prompt {template.version}: bad placeholder {error}; allowed: {sorted(values)}"
         ) from None
-
-
-def response_schema(question_types: Sequence[str], n_questions: int) -> dict[str, Any]:
-    """The structured-output schema (Gemini's Schema, as a dict): a list of question objects."""
-    item = {
-        "type": "OBJECT",
-        "properties": {
-            "question": {"type": "STRING"},
-            "answer": {"type": "STRING"},
-            "question_type": {"type": "STRING", "enum": list(question_types)},
-        },
-        "required": ["question", "answer", "question_type"],
-        "property_ordering": ["question", "answer", "question_type"],
-    }
-    return {"type": "ARRAY", "items": item, "max_items": n_questions}
