@@ -1,152 +1,212 @@
-"""Benchmark of `abo-vqa predict`'s core, batched against one question at a time.
+"""Benchmark of `abo-vqa predict` against a plain one-row-at-a-time transformers loop, and of its
+memory as the CSV grows.
 
-    .venv/bin/python bench/bench_predict.py [--model DIR] [--rows 256] [--images 64]
-                                            [--batch-size 32] [--threads 1] [--seed 0]
+    .venv/bin/python bench/bench_predict.py [--models models/base/tiny-blip-vqa models/merged]
+        [--questions data/qa/qa.csv] [--image-dir data/abo_sample/images/small] [--rows 2000]
+        [--rounds 2] [--memory-rows 2000 20000] [--batch-size 0] [--threads 0] [--plain-threads 0]
 
-Writes `--images` 256x256 JPEG product-like pictures (a coloured shape on a light background, as
-ABO's small images are at most 256 px) and a question table of `--rows` rows to a temporary
-folder, then times `abo_vqa.predict.answer_rows` (image decoding, pre-processing, greedy
-generation, post-processing: everything `abo-vqa predict` does between reading and writing its
-CSVs) on all rows with `--batch-size`, and again with batch size 1. Model loading and one
-warm-up batch are not timed. Prints images/s of both (each row is one image and one question)
-and their ratio, from one run of each, and how many answers differ between the two.
+The questions are the first `--rows` rows of the QA table (`dvc repro generate_qa` writes it, or
+`dvc pull`), repeated if it has fewer, as an `image_name,question` CSV over the embedded sample's
+images. Every figure comes from whole processes, as a user runs them:
 
-The model is `--model` if given, else the shipped base `models/base/tiny-blip-vqa` if it exists,
-else a tiny random BLIP of the shipped base's size (`TinyBlipSpec()` defaults) saved to the
-temporary folder. A random model never emits its end token, so it always generates
-`max_new_tokens` tokens: the most work per question.
+1. Throughput, per model: `bench/plain_predict_loop.py` (open the image, processor, generate,
+   decode, one row at a time; plain transformers, torch's default threads) and `abo-vqa predict`
+   on the same CSV, taking turns within each of `--rounds` rounds, and the same two on a 1-row
+   CSV (start-up: imports, model loading, first answer). Prints rows/s of both including
+   start-up and after it (the 1-row run's time taken off), the median of the per-round ratios,
+   each process's peak RSS, and how many answers agree (predict's raw answers against the
+   loop's decoded text; both models are greedy).
+2. Memory: `abo-vqa predict` on `--memory-rows` rows (the questions repeated), the peak RSS of
+   each run and the ratio of the largest to the smallest.
 
-On a machine whose cores are busy with other jobs, torch's one-thread-per-core default makes
-small forward passes much slower (threads wait for each other); `--threads 1` (the default)
-keeps both sides steady there.
+`--models` defaults to the shipped base and, when `dvc repro` has built it, the merged
+fine-tuned model. `--batch-size` and `--threads` are passed to `abo-vqa predict` when not 0
+(its defaults otherwise: 64, and one torch thread per core but one), `--plain-threads` sets
+the plain loop's (through OMP_NUM_THREADS; on a busy machine torch's one thread per core makes a
+one-row loop crawl, and 1 is the fairer baseline there). Run under `nice` on a shared machine;
+the ratios compare runs that saw the same load, the absolute figures do not.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
-import random
+import math
+import os
+import statistics
+import subprocess
+import sys
 import tempfile
 import time
+from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
-import torch
-from PIL import Image, ImageDraw
-
-from abo_vqa.models import load_vqa_model
-from abo_vqa.models.words import CATALOGUE_QUESTION_WORDS, COMMON_WORDS
-from abo_vqa.predict import answer_rows
-from abo_vqa.synthetic.tiny import build_tiny_blip
-from abo_vqa.vocabulary import all_answer_words
-
-SHIPPED_BASE = Path(__file__).resolve().parents[1] / "models" / "base" / "tiny-blip-vqa"
-QUESTIONS = (
-    "what is the main color of this product?",
-    "what type of product is shown?",
-    "what material is the item made of?",
-    "what pattern does the item have?",
-    "what shape is the item?",
-    "what style is this product?",
-    "how many items are in the picture?",
-    "is the item black?",
-)
-COLORS = ((200, 40, 40), (40, 90, 200), (30, 150, 70), (90, 60, 40), (20, 20, 20), (220, 200, 60))
+ROOT = Path(__file__).resolve().parents[1]
+PLAIN_LOOP = ROOT / "bench" / "plain_predict_loop.py"
+DEFAULT_MODELS = ("models/base/tiny-blip-vqa", "models/merged")
 
 
-def write_images(folder: Path, count: int, seed: int) -> list[str]:
-    """`count` JPEGs of one shape each; returns their file names."""
-    rng = random.Random(seed)
-    names = []
-    for i in range(count):
-        image = Image.new("RGB", (256, 256), (245, 245, 242))
-        draw = ImageDraw.Draw(image)
-        box = sorted(rng.sample(range(20, 236), 2)), sorted(rng.sample(range(20, 236), 2))
-        corners = (box[0][0], box[1][0], box[0][1], box[1][1])
-        color = rng.choice(COLORS)
-        (draw.ellipse if i % 2 else draw.rectangle)(corners, fill=color, outline=(0, 0, 0))
-        name = f"{i:04d}.jpg"
-        image.save(folder / name, quality=90)
-        names.append(name)
-    return names
+@dataclass(frozen=True)
+class Run:
+    seconds: float
+    peak_rss_mb: float
 
 
-def question_rows(names: list[str], count: int, seed: int) -> list[dict[str, str]]:
-    rng = random.Random(seed + 1)
+def write_questions(source: Path, rows: int, out: Path) -> None:
+    """The first `rows` rows of the QA table `source` as image_name,question (repeated if the
+    table is shorter)."""
+    with source.open(newline="", encoding="utf-8") as handle:
+        table = [(row["image_path"], row["question"]) for row in csv.DictReader(handle)]
+    if not table:
+        raise SystemExit(f"{source} has no rows")
+    with out.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle, lineterminator="\n")
+        writer.writerow(["image_name", "question"])
+        writer.writerows(table[i % len(table)] for i in range(rows))
+
+
+def run_process(command: list[str], threads: int = 0) -> Run:
+    """Wall time and peak resident set of one process (its own, from wait4); `threads`, if not
+    0, sets its torch threads through OMP_NUM_THREADS."""
+    env = {**os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {})}
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env)
+    _, status, usage = os.wait4(process.pid, 0)
+    seconds = time.perf_counter() - started
+    process.returncode = os.waitstatus_to_exitcode(status)
+    if process.returncode != 0:
+        raise SystemExit(f"{command[:4]} failed:\n{process.stderr.read().decode()[-2000:]}")
+    process.stderr.close()
+    return Run(seconds, usage.ru_maxrss / 1024)
+
+
+def plain_command(model: str, image_dir: Path, questions: Path, out: Path) -> list[str]:
     return [
-        {"image_name": rng.choice(names), "question": rng.choice(QUESTIONS)} for _ in range(count)
-    ]
+        sys.executable, str(PLAIN_LOOP), "--model", model, "--image-dir", str(image_dir),
+        "--csv", str(questions), "--out", str(out),
+    ]  # fmt: skip
 
 
-def model_path(requested: str | None, scratch: Path) -> tuple[str, str]:
-    """The model folder to load and a description of it."""
-    if requested:
-        return requested, requested
-    if SHIPPED_BASE.is_dir():
-        return str(SHIPPED_BASE), "shipped base models/base/tiny-blip-vqa"
-    words = [*all_answer_words(), *CATALOGUE_QUESTION_WORDS, *COMMON_WORDS]
-    model, processor = build_tiny_blip(words)
-    path = scratch / "tiny-blip"
-    model.save_pretrained(str(path))
-    processor.save_pretrained(str(path))
-    return str(path), "tiny random BLIP, TinyBlipSpec() defaults (shipped base not built yet)"
+def predict_command(
+    model: str, image_dir: Path, questions: Path, out: Path, args: argparse.Namespace
+) -> list[str]:
+    command = [
+        sys.executable, "-m", "abo_vqa.cli", "predict", "--model", model,
+        "--image-dir", str(image_dir), "--csv", str(questions), "--out", str(out),
+        "--postprocess", "raw",
+    ]  # fmt: skip
+    options = (("--batch-size", args.batch_size), ("--threads", args.threads))
+    return command + [text for name, value in options if value for text in (name, str(value))]
 
 
-def timed(vqa_model, rows, image_dir: Path, batch_size: int, max_new_tokens: int):
-    start = time.perf_counter()
-    results = answer_rows(
-        vqa_model,
-        rows,
-        image_dir,
-        batch_size=batch_size,
-        max_new_tokens=max_new_tokens,
-        postprocess_mode="first_word",
+def agreement(plain_out: Path, predict_out: Path) -> tuple[int, int]:
+    """(rows whose answers agree, rows)."""
+    with plain_out.open(newline="") as a, predict_out.open(newline="") as b:
+        plain = [row["answer"].strip().lower() for row in csv.DictReader(a)]
+        ours = [row["generated_answer"] for row in csv.DictReader(b)]
+    if len(plain) != len(ours):
+        raise SystemExit(f"{len(plain)} plain answers but {len(ours)} from predict")
+    return sum(p == o for p, o in zip(plain, ours, strict=True)), len(plain)
+
+
+def throughput(model: str, work: Path, args: argparse.Namespace) -> None:
+    """Part 1 for one model: interleaved rounds of both tools, full CSV and 1-row CSV."""
+    full, one = work / "questions.csv", work / "one.csv"
+    write_questions(args.questions, args.rows, full)
+    write_questions(args.questions, 1, one)
+    commands = {
+        "plain": lambda q, o: plain_command(model, args.image_dir, q, o),
+        "predict": lambda q, o: predict_command(model, args.image_dir, q, o, args),
+    }
+    runs: dict[str, list[tuple[Run, Run]]] = {name: [] for name in commands}
+    for round_index in range(args.rounds):
+        order = list(commands) if round_index % 2 == 0 else list(commands)[::-1]
+        for name in order:
+            threads = args.plain_threads if name == "plain" else 0
+            startup = run_process(commands[name](one, work / f"{name}-one.csv"), threads)
+            whole = run_process(commands[name](full, work / f"{name}.csv"), threads)
+            runs[name].append((whole, startup))
+    agree, total = agreement(work / "plain.csv", work / "predict.csv")
+    print(f"\nmodel {model}: {args.rows} rows, {args.rounds} rounds (medians; ratios per round)")
+    print(f"{'':10}{'rows/s':>10}{'after start-up':>16}{'start-up s':>12}{'peak RSS MB':>13}")
+    for name, pairs in runs.items():
+        print(
+            f"{name:10}{statistics.median(args.rows / w.seconds for w, _ in pairs):10.1f}"
+            f"{median_or_nan(steady_rate(args.rows, w, s) for w, s in pairs):16.1f}"
+            f"{statistics.median(s.seconds for _, s in pairs):12.1f}"
+            f"{max(w.peak_rss_mb for w, _ in pairs):13.0f}"
+        )
+    pairs = list(zip(runs["plain"], runs["predict"], strict=True))
+    whole_ratio = statistics.median(p[0].seconds / o[0].seconds for p, o in pairs)
+    steady_ratio = median_or_nan(
+        steady_rate(args.rows, *o) / steady_rate(args.rows, *p) for p, o in pairs
     )
-    return time.perf_counter() - start, results
+    print(
+        f"HEADLINE predict / plain loop: {whole_ratio:.2f}x the rows/s including start-up, "
+        f"{steady_ratio:.2f}x after start-up (target >= 5); answers agree on {agree} of {total}"
+    )
+
+
+def steady_rate(rows: int, whole: Run, startup: Run) -> float:
+    """Rows/s once started: the 1-row run's time (start-up and one answer) taken off; NaN when
+    that leaves less than a tenth of the run (the load changed too much between the two)."""
+    answering = whole.seconds - startup.seconds
+    return (rows - 1) / answering if answering > 0.1 * whole.seconds else math.nan
+
+
+def median_or_nan(values: Iterable[float]) -> float:
+    """The median of the values that are numbers (NaN if none is)."""
+    numbers = [value for value in values if not math.isnan(value)]
+    return statistics.median(numbers) if numbers else math.nan
+
+
+def memory(model: str, work: Path, args: argparse.Namespace) -> None:
+    """Part 2: peak RSS of `abo-vqa predict` as the CSV grows."""
+    peaks = []
+    for rows in args.memory_rows:
+        questions = work / f"memory-{rows}.csv"
+        write_questions(args.questions, rows, questions)
+        run = run_process(predict_command(model, args.image_dir, questions, work / "m.csv", args))
+        peaks.append(run.peak_rss_mb)
+        print(f"abo-vqa predict, {rows:>7} rows: peak RSS {run.peak_rss_mb:6.0f} MB, "
+              f"{rows / run.seconds:6.1f} rows/s")  # fmt: skip
+    print(
+        f"HEADLINE peak RSS, largest / smallest CSV: {max(peaks) / min(peaks):.3f} (target <= 1.10)"
+    )
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--model", help="model folder (default: the shipped base, else random)")
-    parser.add_argument("--rows", type=int, default=256, help="questions to answer")
-    parser.add_argument("--images", type=int, default=64, help="distinct images")
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--max-new-tokens", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=1, help="torch threads (0: torch's default)")
-    parser.add_argument("--seed", type=int, default=0)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--models", nargs="+", help="model folders (default: base and merged)")
+    parser.add_argument("--questions", type=Path, default=ROOT / "data/qa/qa.csv")
+    parser.add_argument("--image-dir", type=Path, default=ROOT / "data/abo_sample/images/small")
+    parser.add_argument("--rows", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=2, help="0: skip the throughput part")
+    parser.add_argument("--memory-rows", type=int, nargs="*", default=[2000, 20000])
+    parser.add_argument("--batch-size", type=int, default=0, help="0: predict's default")
+    parser.add_argument("--threads", type=int, default=0, help="abo-vqa predict --threads")
+    parser.add_argument(
+        "--plain-threads",
+        type=int,
+        default=0,
+        help="torch threads of the plain loop (OMP_NUM_THREADS; 0: torch's default)",
+    )
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
-
-    with tempfile.TemporaryDirectory(prefix="bench_predict_") as tmp:
-        scratch = Path(tmp)
-        image_dir = scratch / "images"
-        image_dir.mkdir()
-        rows = question_rows(write_images(image_dir, args.images, args.seed), args.rows, args.seed)
-        with (scratch / "questions.csv").open("w", newline="") as handle:
-            writer = csv.DictWriter(handle, fieldnames=["image_name", "question"])
-            writer.writeheader()
-            writer.writerows(rows)
-        path, description = model_path(args.model, scratch)
-        vqa_model = load_vqa_model(path, family="blip")
-        parameters = sum(p.numel() for p in vqa_model.model.parameters())
-
-        timed(vqa_model, rows[: args.batch_size], image_dir, args.batch_size, args.max_new_tokens)
-        batched_s, batched = timed(vqa_model, rows, image_dir, args.batch_size, args.max_new_tokens)
-        single_s, single = timed(vqa_model, rows, image_dir, 1, args.max_new_tokens)
-
-    differing = sum(
-        a["generated_answer"] != b["generated_answer"] for a, b in zip(batched, single, strict=True)
-    )
-    print(f"model: {description} ({parameters / 1e6:.2f} M parameters)")
+    if not args.questions.is_file():
+        raise SystemExit(f"{args.questions}: no QA table (`dvc repro generate_qa` writes it)")
+    models = args.models or [m for m in DEFAULT_MODELS if (ROOT / m).is_dir()]
     print(
-        f"{args.rows} questions on {args.images} images of 256x256, "
-        f"max_new_tokens {args.max_new_tokens}, torch threads {torch.get_num_threads()}"
+        f"load average before: {' '.join(f'{x:.1f}' for x in os.getloadavg())} "
+        f"on {os.cpu_count()} CPUs"
     )
-    print(f"{'':>16} {'batch ' + str(args.batch_size):>12} {'batch 1':>12}")
-    print(f"{'seconds':>16} {batched_s:>12.2f} {single_s:>12.2f}")
-    print(f"{'images/s':>16} {args.rows / batched_s:>12.1f} {args.rows / single_s:>12.1f}")
-    print(f"batched / one at a time: {single_s / batched_s:.2f}x the throughput")
-    print(f"answers that differ between the two: {differing} of {args.rows}")
+    with tempfile.TemporaryDirectory(prefix="bench_predict_") as tmp:
+        for model in models if args.rounds else ():
+            throughput(model, Path(tmp), args)
+        if args.memory_rows:
+            print(f"\nmemory, model {models[0]}:")
+            memory(models[0], Path(tmp), args)
+    print(f"load average after: {' '.join(f'{x:.1f}' for x in os.getloadavg())}")
 
 
 if __name__ == "__main__":

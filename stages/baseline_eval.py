@@ -10,11 +10,11 @@ from abo_vqa import abo
 from abo_vqa.determinism import deterministic_torch
 from abo_vqa.evaluate import (
     PREDICTION_COLUMNS,
+    ImageFiles,
     ModelPredictor,
     PriorBaseline,
     QuestionOnlyBaseline,
     evaluate_all,
-    load_images,
 )
 from abo_vqa.io import read_csv, write_csv, write_json
 from abo_vqa.metrics.scorer import Scorer
@@ -39,7 +39,7 @@ def main() -> None:
     train_rows = read_csv(args.splits / "train.csv", required=QA_COLUMNS)
     test_rows = read_csv(args.splits / "test.csv", required=QA_COLUMNS)
     images_root = abo.images_dir(params.data.abo_root)
-    images = load_images(test_rows, images_root)
+    images = ImageFiles(test_rows, images_root)
 
     vqa_model = load_vqa_model(
         params.model.base, family=params.model.family, dtype=params.model.dtype

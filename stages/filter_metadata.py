@@ -13,8 +13,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from abo_vqa.filtering import filter_listings, summarise_errors
-from abo_vqa.io import write_json, write_jsonl
+from abo_vqa.filtering import filter_listings, summarise_errors, write_outputs
 from abo_vqa.params import load_params
 from abo_vqa.stage import run_stage
 
@@ -32,10 +31,7 @@ def main(argv: list[str] | None = None) -> None:
     params = load_params(args.params).filter_metadata
     result = filter_listings(args.abo_root, params)
 
-    errors_path = args.out / "errors.jsonl"
-    write_jsonl(args.out / "listings.jsonl", result.rows)
-    write_jsonl(errors_path, (error.as_dict() for error in result.errors))
-    write_json(args.metrics, result.metrics())
+    errors_path = write_outputs(result, args.out, args.metrics)
 
     if result.errors:
         log.warning(summarise_errors(result.errors, str(errors_path)))

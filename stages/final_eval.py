@@ -14,7 +14,7 @@ from pathlib import Path
 
 from abo_vqa import abo
 from abo_vqa.determinism import deterministic_torch
-from abo_vqa.evaluate import PREDICTION_COLUMNS, load_images
+from abo_vqa.evaluate import PREDICTION_COLUMNS, ImageFiles
 from abo_vqa.final_eval import (
     build_reports,
     evaluate_final_models,
@@ -57,7 +57,7 @@ def main() -> None:
     deterministic_torch(params.model.cpu_threads)
     test_rows = read_csv(args.splits / "test.csv", required=QA_COLUMNS)
     images_root = abo.images_dir(params.data.abo_root)
-    images = load_images(test_rows, images_root)
+    images = ImageFiles(test_rows, images_root)
     results = evaluate_final_models(
         params,
         test_rows,

@@ -11,7 +11,7 @@ from pathlib import Path
 from abo_vqa import abo
 from abo_vqa.cards import write_pipeline_card
 from abo_vqa.determinism import deterministic_torch
-from abo_vqa.evaluate import ModelPredictor, evaluate_predictions, load_images
+from abo_vqa.evaluate import ImageFiles, ModelPredictor, evaluate_predictions
 from abo_vqa.io import read_csv, write_json
 from abo_vqa.metrics.params import MetricsParams
 from abo_vqa.metrics.scorer import Scorer
@@ -46,7 +46,7 @@ def main() -> None:
     deterministic_torch(params.model.cpu_threads)
     family = params.model.family
     test_rows = read_csv(args.splits / "test.csv", required=QA_COLUMNS)
-    images = load_images(test_rows, abo.images_dir(params.data.abo_root))
+    images = ImageFiles(test_rows, abo.images_dir(params.data.abo_root))
     scorer = Scorer(
         MetricsParams(enabled=("exact_match",), bootstrap_samples=1),
         postprocess=params.answers.postprocess,

@@ -15,6 +15,7 @@ abo-vqa compare [REV_A] [REV_B]    (paired test of the fine-tuned model between 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import Any
@@ -95,35 +96,66 @@ def _add_model_options(parser: argparse.ArgumentParser) -> None:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from abo_vqa.io import read_csv, write_csv
-    from abo_vqa.predict import INPUT_COLUMNS, answer_rows
+    from abo_vqa.predict import check_questions, predict_csv, rows_written
 
-    _require_file(Path(args.csv), "--csv")
+    questions, out = Path(args.csv), Path(args.out)
+    _require_file(questions, "--csv")
     if not Path(args.image_dir).is_dir():
         raise InputError(f"--image-dir '{args.image_dir}' is not a folder")
-    if Path(args.out).is_dir():
+    if out.is_dir():
         raise InputError(f"--out '{args.out}' is a folder; give the CSV file to write")
     _check_sources(args)  # before reading thousands of rows, and without a traceback
-    rows = read_csv(args.csv, required=INPUT_COLUMNS)
-    results = answer_rows(
+    columns, total = check_questions(questions)
+    done = rows_written(out, columns, questions) if args.resume else 0
+    if done == total and out.exists() and args.resume:
+        print(f"all {total} rows are already in {args.out}: nothing to do", file=sys.stderr)
+        return 0
+    import torch
+
+    torch.set_num_threads(args.threads or _threads_beside_decoding())
+    summary = predict_csv(
         _load_model(args),
-        rows,
+        questions,
         Path(args.image_dir),
+        out,
+        columns=columns,
+        resumed_after=done,
         batch_size=args.batch_size,
         max_new_tokens=args.max_new_tokens,
         postprocess_mode=args.postprocess,
+        progress=_progress_printer(total),
     )
-    columns = [
-        *dict.fromkeys([*(rows[0].keys() if rows else INPUT_COLUMNS), "generated_answer", "error"])
-    ]
-    write_csv(args.out, results, columns)
-    errors = [r["error"] for r in results if r["error"]]
+    errors = summary.errors
     first = f" (first: {errors[0]}; see the error column)" if errors else ""
+    resumed = f" after the {done} rows written before" if done else ""
     print(
-        f"{len(results) - len(errors)} answered, {len(errors)} with errors{first} → {args.out}",
+        f"{summary.answered - len(errors)} answered, {len(errors)} with errors{first}{resumed} "
+        f"→ {args.out}",
         file=sys.stderr,
     )
     return 0
+
+
+def _threads_beside_decoding() -> int:
+    """torch threads for `predict`: one per usable core but one, which the decoding thread
+    takes (on a 2-core machine, two torch threads and the decoder each slow the others)."""
+    usable = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else None
+    return max(1, (len(usable) if usable else os.cpu_count() or 1) - 1)
+
+
+def _progress_printer(total: int, every_s: float = 30.0):
+    """A `progress(rows_done)` that prints a line to stderr at most every `every_s` seconds."""
+    import time
+
+    last = time.monotonic()
+
+    def progress(done: int) -> None:
+        nonlocal last
+        if time.monotonic() - last >= every_s and done < total:
+            last = time.monotonic()
+            print(f"{done} of {total} rows written", file=sys.stderr)
+
+    return progress
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
@@ -431,7 +463,18 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--image-dir", required=True)
     predict.add_argument("--csv", required=True)
     predict.add_argument("--out", default="results.csv")
-    predict.add_argument("--batch-size", type=_positive_int, default=32)
+    predict.add_argument("--batch-size", type=_positive_int, default=64)
+    predict.add_argument(
+        "--resume",
+        action="store_true",
+        help="keep the rows --out already holds (from a run that was stopped) and answer the rest",
+    )
+    predict.add_argument(
+        "--threads",
+        type=int,
+        default=0,
+        help="torch threads (default 0: one per core but one, left to decoding images)",
+    )
     _add_model_options(predict)
     predict.set_defaults(run=cmd_predict)
 

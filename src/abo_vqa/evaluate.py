@@ -10,7 +10,7 @@ classifier, which tell how much of a score the question text alone explains.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -38,23 +38,41 @@ class Predictor(Protocol):
 
 
 def load_images(rows: Sequence[Mapping[str, str]], images_root: Path) -> dict[str, Image.Image]:
-    """Decode each distinct image of `rows` once (RGB), keyed by image_id."""
-    images: dict[str, Image.Image] = {}
-    for row in rows:
-        if row["image_id"] not in images:
-            path = images_root / row["image_path"]
-            try:
-                with Image.open(path) as image:
-                    images[row["image_id"]] = image.convert("RGB")
-            except OSError as error:
-                raise InputError(
-                    f"{path}: cannot read image of {row['image_id']}: {error}"
-                ) from error
-    return images
+    """Decode each distinct image of `rows` once (RGB), keyed by image_id, all held in memory
+    (for training, which reads them every epoch; evaluation streams them: `ImageFiles`)."""
+    files = ImageFiles(rows, images_root)
+    return {image_id: files[image_id] for image_id in files}
+
+
+class ImageFiles(Mapping[str, Image.Image]):
+    """image_id -> the image file of `rows`, decoded (RGB) at each access and not kept.
+
+    What the evaluation hands to `ModelPredictor`, which decodes each image a batch at a time,
+    so memory does not grow with the test set. A file that cannot be read raises `InputError`
+    naming it and the image_id.
+    """
+
+    def __init__(self, rows: Sequence[Mapping[str, str]], images_root: Path) -> None:
+        self.paths = {row["image_id"]: images_root / row["image_path"] for row in rows}
+
+    def __getitem__(self, image_id: str) -> Image.Image:
+        path = self.paths[image_id]
+        try:
+            with Image.open(path) as image:
+                return image.convert("RGB")
+        except OSError as error:
+            raise InputError(f"{path}: cannot read image of {image_id}: {error}") from error
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.paths)
+
+    def __len__(self) -> int:
+        return len(self.paths)
 
 
 class ModelPredictor:
-    """Batched greedy answers from a VQAModel (see abo_vqa.models)."""
+    """Batched greedy answers from a VQAModel (see abo_vqa.models), streamed: `images` (an
+    `ImageFiles`, or decoded images) is read a window of rows at a time, ahead of the model."""
 
     def __init__(
         self,
@@ -70,12 +88,24 @@ class ModelPredictor:
         self.max_new_tokens = max_new_tokens
 
     def predict_rows(self, rows: Sequence[Mapping[str, str]]) -> list[str]:
-        return self.vqa_model.predict(
-            [self.images[row["image_id"]] for row in rows],
-            [row["question"] for row in rows],
+        # Imported here: it imports torch, which reports built from predictions never need.
+        from abo_vqa.streaming import Request, stream_answers
+
+        requests = (Request(None, row["image_id"], row["question"]) for row in rows)
+        windows = stream_answers(
+            self.vqa_model,
+            requests,
+            self.images.__getitem__,
             batch_size=self.batch_size,
             max_new_tokens=self.max_new_tokens,
         )
+        answers: list[str] = []
+        for window in windows:
+            for _, answer in window:
+                if answer.error is not None:
+                    raise answer.error
+                answers.append(answer.text)
+        return answers
 
 
 class PriorBaseline:

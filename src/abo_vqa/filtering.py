@@ -18,6 +18,7 @@ Order of the rules, each drop counted under its reason (`DROP_REASONS`):
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import os
 import random
@@ -27,7 +28,7 @@ from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
-from itertools import islice
+from itertools import chain, islice
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, BinaryIO, NamedTuple
@@ -35,6 +36,7 @@ from typing import Any, BinaryIO, NamedTuple
 from PIL import Image, UnidentifiedImageError
 
 from abo_vqa import abo
+from abo_vqa.io import jsonl_line, write_json, write_jsonl, write_lines
 from abo_vqa.params import SELECTED_ATTRIBUTES, FilterMetadataParams
 
 log = logging.getLogger(__name__)
@@ -122,8 +124,12 @@ class ValueStore:
         return offset, len(data)
 
     def get(self, where: tuple[int, int]) -> ListingValues:
+        return ListingValues.from_json(self.serialized(where))
+
+    def serialized(self, where: tuple[int, int]) -> bytes:
+        """The values at `where` as `put` got them."""
         offset, size = where
-        return ListingValues.from_json(self._buffer[offset : offset + size])
+        return bytes(self._buffer[offset : offset + size])
 
 
 ScannedLine = tuple[int, tuple[str, str] | None, tuple[str, str] | None, str | None, bytes | None]
@@ -169,8 +175,9 @@ class ScanResult:
 
 @dataclass(frozen=True)
 class FilterResult:
-    rows: tuple[dict[str, Any], ...]
-    """Kept listings in shuffled order, each with `LISTING_COLUMNS`."""
+    lines: tuple[str, ...]
+    """Kept listings in shuffled order, each its row (`LISTING_COLUMNS`) as the line of JSON
+    listings.jsonl holds (`io.jsonl_line`): built by the worker processes, beside the scan."""
     errors: tuple[ErrorRecord, ...]
     """Unusable lines and image files, sorted by (file, line)."""
     listings_read: int
@@ -180,8 +187,13 @@ class FilterResult:
     images_in_table: int
 
     @property
+    def rows(self) -> tuple[dict[str, Any], ...]:
+        """The kept listings' rows."""
+        return tuple(json.loads(line) for line in self.lines)
+
+    @property
     def kept(self) -> int:
-        return len(self.rows)
+        return len(self.lines)
 
     def metrics(self) -> dict[str, Any]:
         """The stage's metrics: flat counts with stable keys."""
@@ -195,33 +207,48 @@ class FilterResult:
 
 
 def scan_lines(
-    lines: Iterable[tuple[int, bytes | str]], attributes: Sequence[str], minimum: int
+    lines: Iterable[tuple[int, bytes]], attributes: Sequence[str], minimum: int
 ) -> Iterator[ScannedLine]:
     """The rules of step 1 that need only the line itself, over (line number, raw line) pairs.
 
     Blank lines are not listings and yield nothing. The English rule counts `attributes` against
-    `minimum`; only a listing that passes it gets its values built and serialized.
+    `minimum`; only a listing that passes it gets its values built and serialized. A line of the
+    usual shape is read through `abo.decode_usual_listing`, any other through
+    `abo.parse_listing_line` (same results, see there).
     """
     for line, text in lines:
         if not text or text.isspace():
             continue
-        try:
-            listing = abo.parse_listing_line(text)
-        except abo.RecordError as error:
-            yield line, None, (error.reason, error.detail), None, None
+        usual = abo.decode_usual_listing(text)
+        if usual is None:
+            yield _scan_checked(line, text, attributes, minimum)
             continue
-        key = (listing["item_id"], listing["domain_name"])
-        try:
-            english = abo.raw_english_attributes(listing, attributes)
-            if len(english) < minimum:
-                yield line, key, None, None, None
-                continue
-            colors = abo.standardized_colors(listing)
-        except abo.RecordError as error:
-            yield line, key, (error.reason, error.detail), None, None
+        key = (usual.item_id, usual.domain_name)
+        english = abo.usual_english_attributes(usual, attributes)
+        if len(english) < minimum:
+            yield line, key, None, None, None
             continue
-        values = ListingValues(english, colors, abo.product_type(listing))
-        yield line, key, None, listing.get("main_image_id"), values.to_json()
+        colors = abo.usual_standardized_colors(usual)
+        values = ListingValues(english, colors, abo.usual_product_type(usual))
+        yield line, key, None, usual.main_image_id, values.to_json()
+
+
+def _scan_checked(line: int, text: bytes, attributes: Sequence[str], minimum: int) -> ScannedLine:
+    """`scan_lines` for one line of any shape, every field checked where it is read."""
+    try:
+        listing = abo.parse_listing_line(text)
+    except abo.RecordError as error:
+        return line, None, (error.reason, error.detail), None, None
+    key = (listing["item_id"], listing["domain_name"])
+    try:
+        english = abo.raw_english_attributes(listing, attributes)
+        if len(english) < minimum:
+            return line, key, None, None, None
+        colors = abo.standardized_colors(listing)
+    except abo.RecordError as error:
+        return line, key, (error.reason, error.detail), None, None
+    values = ListingValues(english, colors, abo.product_type(listing))
+    return line, key, None, listing.get("main_image_id"), values.to_json()
 
 
 def scan_shard(path: Path, attributes: Sequence[str], minimum: int) -> list[ScannedLine]:
@@ -330,6 +357,15 @@ def listing_row(
     }
 
 
+def listing_lines(kept: Sequence[tuple[Candidate, bytes]], order: Sequence[str]) -> list[str]:
+    """The listings.jsonl lines of kept candidates, each with its serialized `ListingValues`:
+    the task the worker processes run once the candidates are chosen."""
+    return [
+        jsonl_line(listing_row(candidate, ListingValues.from_json(values), order))
+        for candidate, values in kept
+    ]
+
+
 def image_file_problem(path: Path, name: str) -> ImageProblem:
     """Why the image at `path` cannot be used, or None if it is a whole JPEG or Pillow reads it.
 
@@ -376,11 +412,33 @@ def image_checker(abo_root: Path) -> Callable[[abo.ImageRecord], ImageProblem]:
     images to worker processes would cost about as much as it saves.
     """
 
+    prefix = os.path.join(abo_root, "")
+
     def problem(image: abo.ImageRecord) -> ImageProblem:
         name = f"{abo.IMAGES_DIR}/{image.path}"
+        try:
+            if _is_whole_jpeg_file(prefix + name):
+                return None
+        except FileNotFoundError:
+            return "image_file_missing", f"{name}: no such file"
+        except OSError:
+            pass  # image_file_problem meets it again and words it
         return image_file_problem(abo_root / name, name)
 
     return problem
+
+
+def _is_whole_jpeg_file(path: str) -> bool:
+    """`_is_whole_jpeg` of the file at `path`, through the OS directly: a Python file object
+    and a Path per image cost more than the check itself (measured)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        if os.pread(fd, 3, 0) != b"\xff\xd8\xff":
+            return False
+        size = os.fstat(fd).st_size
+        return size >= 5 and os.pread(fd, 2, size - 2) == b"\xff\xd9"
+    finally:
+        os.close(fd)
 
 
 def listing_shards(abo_root: Path) -> list[Path]:
@@ -475,9 +533,14 @@ def _cycle_collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+ROWS_PER_TASK = 1000
+"""Kept listings per task when the worker processes build the output rows."""
+
+
 def _filter_listings(abo_root: Path, params: FilterMetadataParams) -> FilterResult:
     shards = listing_shards(abo_root)
     workers = worker_count(params.workers, len(shards))
+    order = params_order(params)
     with ordered_map(workers) as map_in_order:
         scan_one = partial(
             scan_shard, attributes=params.attributes, minimum=params.min_english_attributes
@@ -494,21 +557,35 @@ def _filter_listings(abo_root: Path, params: FilterMetadataParams) -> FilterResu
             workers,
             len(scan.candidates),
         )
-    ordered = shuffle_candidates(scan.candidates, params.seed)
-    kept, image_errors, image_drops = select_candidates(
-        ordered, params.max_images, image_checker(abo_root)
-    )
+        ordered = shuffle_candidates(scan.candidates, params.seed)
+        kept, image_errors, image_drops = select_candidates(
+            ordered, params.max_images, image_checker(abo_root)
+        )
+        tasks = [
+            [(c, scan.values.serialized(c.values)) for c in kept[start : start + ROWS_PER_TASK]]
+            for start in range(0, len(kept), ROWS_PER_TASK)
+        ]
+        lines = tuple(chain.from_iterable(map_in_order(partial(listing_lines, order=order), tasks)))
     dropped = scan.dropped + image_drops
-    order = params_order(params)
     errors = sorted(scan.errors + image_errors, key=lambda e: (e.file, e.line))
     return FilterResult(
-        rows=tuple(listing_row(c, scan.values.get(c.values), order) for c in kept),
+        lines=lines,
         errors=tuple(errors),
         listings_read=scan.listings_read,
         dropped={reason: dropped.get(reason, 0) for reason in DROP_REASONS},
         shards=len(shards),
         images_in_table=len(images),
     )
+
+
+def write_outputs(result: FilterResult, out: Path, metrics: Path) -> Path:
+    """Write the stage's files: `out`/listings.jsonl, `out`/errors.jsonl and the metrics JSON;
+    returns the errors file's path."""
+    errors_path = out / "errors.jsonl"
+    write_lines(out / "listings.jsonl", result.lines)
+    write_jsonl(errors_path, (error.as_dict() for error in result.errors))
+    write_json(metrics, result.metrics())
+    return errors_path
 
 
 def summarise_errors(errors: Sequence[ErrorRecord], where: str) -> str:

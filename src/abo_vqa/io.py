@@ -43,12 +43,22 @@ def read_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:
 
 
 def write_jsonl(path: str | Path, rows: Iterable[Mapping[str, Any]]) -> int:
+    return write_lines(path, (jsonl_line(row) for row in rows))
+
+
+def jsonl_line(row: Mapping[str, Any]) -> str:
+    """One row as `write_jsonl` writes it (without the newline)."""
+    return json.dumps(row, ensure_ascii=False)
+
+
+def write_lines(path: str | Path, lines: Iterable[str]) -> int:
+    """Write each string followed by a newline; returns how many."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     count = 0
     with path.open("w", encoding="utf-8", newline="\n") as handle:
-        for row in rows:
-            handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+        for line in lines:
+            handle.write(line + "\n")
             count += 1
     return count
 
@@ -70,9 +80,16 @@ def write_csv(path: str | Path, rows: Iterable[Mapping[str, Any]], columns: Sequ
 def read_csv(path: str | Path, required: Sequence[str] = ()) -> list[dict[str, str]]:
     """Read a CSV into dicts, failing with the file's name if a required column is missing
     (or the file is not UTF-8 text or not CSV: `InputError` naming the file and line)."""
+    return [row for _, row in iter_csv(path, required)]
+
+
+def iter_csv(
+    path: str | Path, required: Sequence[str] = ()
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """`read_csv` streaming: (line number where the row ends, row), one at a time."""
     path = Path(path)
     with path.open(encoding="utf-8", newline="") as handle:
-        return read_csv_text(handle, str(path), required)
+        yield from iter_csv_text(handle, str(path), required)
 
 
 def read_csv_text(
@@ -80,12 +97,20 @@ def read_csv_text(
 ) -> list[dict[str, str]]:
     """`read_csv` of an open text stream (opened with newline=""); `name` is what errors call
     it (a path, or a path at a revision)."""
+    return [row for _, row in iter_csv_text(handle, name, required)]
+
+
+def iter_csv_text(
+    handle: Iterable[str], name: str, required: Sequence[str] = ()
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """`iter_csv` of an open text stream, errors naming it `name`."""
     reader = csv.DictReader(handle)
     try:
         missing = [c for c in required if c not in (reader.fieldnames or [])]
         if missing:
             raise InputError(f"{name}: missing column(s) {missing}; found {reader.fieldnames}")
-        return list(reader)
+        for row in reader:
+            yield reader.line_num, row
     except UnicodeDecodeError as error:
         raise InputError(f"{name}: not UTF-8 text ({error.reason})") from error
     except csv.Error as error:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -100,33 +102,76 @@ def batched_predict(
     """
     if len(images) != len(questions):
         raise ValueError(f"{len(images)} images but {len(questions)} questions")
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be positive, got {batch_size}")
+    lengths = [length_of(question) for question in questions] if length_of else None
+    answers: list[str | None] = [None] * len(questions)
+    with eval_mode(model), torch.no_grad():
+        for batch in plan_batches(len(questions), batch_size, lengths):
+            asked = answer_batch([images[i] for i in batch], [questions[i] for i in batch])
+            for index, answer in zip(batch, asked, strict=True):
+                answers[index] = answer
+    return answers  # type: ignore[return-value]  # every index was filled
+
+
+@contextmanager
+def eval_mode(model: torch.nn.Module) -> Iterator[None]:
+    """`model` in eval mode inside the block; its previous train/eval mode restored after it,
+    also when the block fails."""
     was_training = model.training
     model.eval()
     try:
-        answers: list[str | None] = [None] * len(questions)
-        with torch.no_grad():
-            for batch in _batches(questions, batch_size, length_of):
-                asked = answer_batch([images[i] for i in batch], [questions[i] for i in batch])
-                for index, answer in zip(batch, asked, strict=True):
-                    answers[index] = answer
-        return answers  # type: ignore[return-value]  # every index was filled
+        yield
     finally:
         model.train(was_training)
 
 
-def _batches(
-    questions: Sequence[str], batch_size: int, length_of: Callable[[str], int] | None
+def plan_batches(
+    count: int, batch_size: int, lengths: Sequence[int] | None = None
 ) -> list[list[int]]:
-    """Question indices in batches: consecutive slices, or slices of each length group (in order
-    of first appearance) when `length_of` is given."""
+    """Indices 0..count-1 in batches of at most `batch_size`: consecutive slices, or, with
+    `lengths` (one per index), slices of each group of equal length, the groups in order of
+    first appearance."""
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be positive, got {batch_size}")
     groups: dict[int, list[int]] = {}
-    for index, question in enumerate(questions):
-        key = length_of(question) if length_of else 0
-        groups.setdefault(key, []).append(index)
+    for index in range(count):
+        groups.setdefault(lengths[index] if lengths is not None else 0, []).append(index)
     return [
         group[start : start + batch_size]
         for group in groups.values()
         for start in range(0, len(group), batch_size)
     ]
+
+
+@dataclass(frozen=True)
+class PredictSteps:
+    """A model's `predict` cut into three steps, so that a caller streaming many rows can run
+    the first on a worker thread, ahead of the model, and the second once per distinct image
+    however many questions ask about it (see `abo_vqa.streaming`).
+
+    Answers from the steps equal `predict`'s for the same batches.
+    """
+
+    prepare_images: Callable[[Sequence[Image.Image]], Any]
+    """CPU-side preparation of decoded images (no model involved; safe on another thread)."""
+    encode_images: Callable[[Any], Sequence[Any]]
+    """The model's reading of prepared images: one item per image, in order."""
+    answer: Callable[[Sequence[Any], Sequence[str], int], list[str]]
+    """(one encoded image per question, questions, max_new_tokens) -> raw answers, one batch."""
+    question_lengths: Callable[[Sequence[str]], list[int]] | None = None
+    """Token lengths: when given, a batch holds questions of one length only (see
+    `batched_predict`)."""
+
+
+def predict_steps(vqa_model: Any) -> PredictSteps:
+    """The model's own `PredictSteps` (`vqa_model.predict_steps()`), or steps that keep the
+    decoded images as they are and answer each batch with `predict`."""
+    own = getattr(vqa_model, "predict_steps", None)
+    if own is not None:
+        return own()
+
+    def answer(images: Sequence[Any], questions: Sequence[str], max_new_tokens: int) -> list[str]:
+        return vqa_model.predict(
+            images, questions, batch_size=len(questions), max_new_tokens=max_new_tokens
+        )
+
+    return PredictSteps(prepare_images=as_rgb, encode_images=list, answer=answer)

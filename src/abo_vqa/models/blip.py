@@ -16,7 +16,13 @@ from PIL import Image
 from transformers import BlipForQuestionAnswering, BlipProcessor
 
 from abo_vqa.models.adapter import HFVQAModel
-from abo_vqa.models.base import as_rgb, batched_predict, resolve_device, resolve_dtype
+from abo_vqa.models.base import (
+    PredictSteps,
+    as_rgb,
+    batched_predict,
+    resolve_device,
+    resolve_dtype,
+)
 from abo_vqa.models.vocab import init_rows_from_pieces
 
 # The decoder's output projection shares its weight with the decoder's word embeddings; a LoRA
@@ -124,8 +130,11 @@ class BlipVQAModel(HFVQAModel):
 
     def encode_images(self, images: Sequence[Image.Image]) -> torch.Tensor:
         """Pixel values on the model's device, in the vision tower's dtype."""
-        pixels = self.processor.image_processor(as_rgb(images), return_tensors="pt")
-        return self._vision_input(pixels["pixel_values"])
+        return self._vision_input(self._pixel_values(images))
+
+    def _pixel_values(self, images: Sequence[Image.Image]) -> torch.Tensor:
+        """The image processor's pixel values, on the CPU (no model involved)."""
+        return self.processor.image_processor(as_rgb(images), return_tensors="pt")["pixel_values"]
 
     def _vision_input(self, pixels: torch.Tensor) -> torch.Tensor:
         # Half precision on GPU, or a quantized model's compute dtype.
@@ -185,8 +194,20 @@ class BlipVQAModel(HFVQAModel):
         padding, so a question's answer would depend on the longest question in its batch. Here
         the decoder sees the question's attention mask, as in training.
         """
+        image_embeds = self._image_states(inputs["pixel_values"])
+        return self._generate_from_image_states(image_embeds, inputs, max_new_tokens)
+
+    @torch.no_grad()
+    def _image_states(self, pixel_values: torch.Tensor) -> torch.Tensor:
+        """The vision tower's last hidden states, (B, P, H), for pixel values on the device."""
+        return self._blip().vision_model(pixel_values=pixel_values).last_hidden_state
+
+    @torch.no_grad()
+    def _generate_from_image_states(
+        self, image_embeds: torch.Tensor, inputs: dict[str, torch.Tensor], max_new_tokens: int
+    ) -> torch.Tensor:
+        """Greedy answer ids from the vision tower's states and the encoded questions."""
         blip = self._blip()
-        image_embeds = blip.vision_model(pixel_values=inputs["pixel_values"]).last_hidden_state
         question_embeds = question_states(blip, inputs, image_embeds)
         start = torch.full(
             (question_embeds.shape[0], 1), blip.decoder_start_token_id, device=self.device
@@ -214,9 +235,9 @@ class BlipVQAModel(HFVQAModel):
         """Raw decoded greedy answers (special tokens dropped), one per question."""
 
         def answer_batch(images: Sequence[Image.Image], questions: Sequence[str]) -> list[str]:
-            ids = self._generate(self._encode_pairs(images, questions), max_new_tokens)
-            decoded = self.processor.tokenizer.batch_decode(ids, skip_special_tokens=True)
-            return [answer.strip() for answer in decoded]
+            return self._decode(
+                self._generate(self._encode_pairs(images, questions), max_new_tokens)
+            )
 
         # Batches of one question length: in transformers 5.23 the BLIP text layers drop the
         # cross-attention mask, so the answer decoder attends to question padding and a padded
@@ -227,7 +248,35 @@ class BlipVQAModel(HFVQAModel):
         )
 
     def _question_length(self, question: str) -> int:
-        return len(self.processor.tokenizer(question)["input_ids"])
+        return self._question_lengths([question])[0]
+
+    def _question_lengths(self, questions: Sequence[str]) -> list[int]:
+        """Token lengths of the questions as `encode_questions` reads them (unpadded)."""
+        return [len(ids) for ids in self.processor.tokenizer(list(questions))["input_ids"]]
+
+    def _decode(self, ids: torch.Tensor) -> list[str]:
+        decoded = self.processor.tokenizer.batch_decode(ids, skip_special_tokens=True)
+        return [answer.strip() for answer in decoded]
+
+    def predict_steps(self) -> PredictSteps:
+        """`predict` in steps (see `PredictSteps`): the image processor, the vision tower once
+        per image, then the question encoder and the answer decoder on the stacked states."""
+
+        def answer(
+            image_states: Sequence[torch.Tensor], questions: Sequence[str], max_new_tokens: int
+        ) -> list[str]:
+            if len(image_states) != len(questions):
+                raise ValueError(f"{len(image_states)} images but {len(questions)} questions")
+            inputs = self.encode_questions(questions)
+            states = torch.stack(list(image_states))
+            return self._decode(self._generate_from_image_states(states, inputs, max_new_tokens))
+
+        return PredictSteps(
+            prepare_images=self._pixel_values,
+            encode_images=lambda pixels: self._image_states(self._vision_input(pixels)),
+            answer=answer,
+            question_lengths=self._question_lengths,
+        )
 
 
 def question_states(
