@@ -1,19 +1,21 @@
 """Vision dependence: the blank image keeps the size and the mean colour, the model sees only
-blank images, and each question type is labelled by what its gain from the image shows."""
+blank images whatever path its answers take, and each question type is labelled by what its
+gain from the image shows."""
 
 from __future__ import annotations
 
-import copy
-
 import numpy as np
+import torch
 from PIL import Image
 
+from abo_vqa.evaluate import ModelPredictor
+from abo_vqa.models.base import PredictSteps
 from abo_vqa.paired import PairedSettings
 from abo_vqa.vision import (
     INCONCLUSIVE,
     USES_IMAGE,
     WITHOUT_LOOKING,
-    BlankImageModel,
+    BlankImages,
     blank_image,
     vision_dependence,
 )
@@ -37,33 +39,75 @@ def test_greyscale_and_transparent_images_are_blanked_in_rgb():
     ]
 
 
-class RecordingModel:
-    family = "recording"
+def test_the_images_are_blanked_as_they_are_read_and_keep_their_ids():
+    striped = Image.fromarray(np.tile(np.array([[0], [255]], dtype=np.uint8), (2, 4)))
+    blank = BlankImages({"a": striped, "b": Image.new("RGB", (2, 2), (9, 9, 9))})
+    assert list(blank) == ["a", "b"] and len(blank) == 2
+    assert blank["a"].getcolors() == [(16, (128, 128, 128))]  # 127.5 rounds to 128
+    assert blank["b"].getcolors() == [(4, (9, 9, 9))]
+
+
+class StreamingRecorder:
+    """A model with its own streaming steps (as BLIP has): records every image it is shown."""
 
     def __init__(self):
-        self.calls = []
+        self.model = torch.nn.Linear(1, 1)
+        self.shown: list[list] = []
 
-    def predict(self, images, questions, *, batch_size=32, max_new_tokens=5):
-        self.calls.append(([image.getcolors() for image in images], list(questions), batch_size))
-        return [f"answer {i}" for i in range(len(questions))]
+    def predict_steps(self) -> PredictSteps:
+        def prepare(images):
+            self.shown.append([image.getcolors() for image in images])
+            return list(images)
+
+        def answer(images, questions, max_new_tokens):
+            return [f"answer {question}" for question in questions]
+
+        return PredictSteps(prepare_images=prepare, encode_images=list, answer=answer)
 
 
-def test_the_wrapped_model_sees_only_blank_images_and_the_same_questions_and_options():
-    model = RecordingModel()
+def test_a_model_that_streams_its_own_steps_is_shown_only_blank_images():
+    # The blank-image run of final_eval once passed its blanking wrapper around the model's
+    # `predict`, which the streaming evaluation never calls: it answered from the real images.
     striped = Image.fromarray(np.tile(np.array([[0], [255]], dtype=np.uint8), (2, 4)))
-    answers = BlankImageModel(model).predict(
-        [striped, Image.new("RGB", (2, 2), (9, 9, 9))], ["q1", "q2"], batch_size=7
+    model = StreamingRecorder()
+    rows = [{"image_id": "a", "question": "q1"}, {"image_id": "a", "question": "q2"}]
+    predictor = ModelPredictor(model, BlankImages({"a": striped}), batch_size=4, max_new_tokens=2)
+    assert predictor.predict_rows(rows) == ["answer q1", "answer q2"]
+    assert model.shown == [[[(16, (128, 128, 128))]]]
+
+
+def test_final_eval_shows_the_blank_run_blank_images_and_the_others_the_real_ones(monkeypatch):
+    import dataclasses
+    from pathlib import Path
+
+    import abo_vqa.models
+    import abo_vqa.models.lora
+    from abo_vqa.final_eval import BLANK_MODEL, VISION_MODEL, evaluate_final_models
+    from abo_vqa.params import load_params
+
+    models: list[StreamingRecorder] = []
+
+    def load(*args, **kwargs):
+        models.append(StreamingRecorder())
+        return models[-1]
+
+    monkeypatch.setattr(abo_vqa.models, "load_vqa_model", load)
+    monkeypatch.setattr(abo_vqa.models.lora, "attach_adapter", lambda model, adapter: model)
+    params = load_params(Path(__file__).resolve().parents[1] / "params.yaml")
+    params = dataclasses.replace(
+        params, metrics=dataclasses.replace(params.metrics, enabled=("exact_match",))
     )
-    assert answers == ["answer 0", "answer 1"]
-    [(colours, questions, batch_size)] = model.calls
-    assert colours == [[(16, (128, 128, 128))], [(4, (9, 9, 9))]]  # 127.5 rounds to 128
-    assert (questions, batch_size) == (["q1", "q2"], 7)
-
-
-def test_the_wrapper_passes_everything_else_through_and_can_be_copied():
-    wrapped = BlankImageModel(RecordingModel())
-    assert wrapped.family == "recording"
-    assert copy.copy(wrapped).family == "recording"
+    striped = Image.fromarray(np.tile(np.array([[0], [255]], dtype=np.uint8), (2, 4)))
+    rows = [{"image_id": "a", "image_path": "a.jpg", "question": "q", "question_type": "color",
+             "answer": "red"}]  # fmt: skip
+    results = evaluate_final_models(
+        params, rows, adapter=Path("adapter"), quantized=Path("quantized"),
+        images={"a": striped}, images_root=Path("."),
+    )  # fmt: skip
+    assert set(results) == {VISION_MODEL, "quantized", BLANK_MODEL}
+    finetuned, quantized = models
+    real, blank = striped.getcolors(), [(16, (128, 128, 128))]
+    assert finetuned.shown == [[real], [blank]] and quantized.shown == [[real]]
 
 
 def predictions(kind: str, correct: list[int], image_prefix: str) -> list[dict]:

@@ -26,7 +26,7 @@ from abo_vqa.report import (
     select_examples,
 )
 from abo_vqa.report_html import evaluation_html, thumbnail_data_uri
-from abo_vqa.vision import BLANK_SUFFIX, BlankImageModel, vision_dependence
+from abo_vqa.vision import BLANK_SUFFIX, BlankImages, vision_dependence
 
 REPORT_ORDER = ("prior", "question_only", "base", "finetuned", "quantized")
 """Models in the reports, bias checks first; a model without a summary is left out."""
@@ -67,10 +67,10 @@ def evaluate_final_models(
     from abo_vqa.models import load_vqa_model
     from abo_vqa.models.lora import attach_adapter
 
-    def predictor(vqa_model: object) -> ModelPredictor:
+    def predictor(vqa_model: object, shown: Mapping[str, Any] = images) -> ModelPredictor:
         return ModelPredictor(
             vqa_model,
-            images,
+            shown,
             batch_size=params.eval.batch_size,
             max_new_tokens=params.model.max_new_tokens,
         )
@@ -84,7 +84,7 @@ def evaluate_final_models(
         {
             VISION_MODEL: predictor(finetuned),
             "quantized": predictor(quantized_model),
-            BLANK_MODEL: predictor(BlankImageModel(finetuned)),
+            BLANK_MODEL: predictor(finetuned, BlankImages(images)),
         },
         test_rows,
         scorer=Scorer(params.metrics, postprocess=params.answers.postprocess),

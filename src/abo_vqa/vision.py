@@ -16,7 +16,7 @@ A question type is labelled by what its gain shows:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from PIL import Image, ImageStat
@@ -38,27 +38,25 @@ def blank_image(image: Image.Image) -> Image.Image:
     return Image.new("RGB", rgb.size, mean)
 
 
-class BlankImageModel:
-    """A VQA model (see abo_vqa.models) that answers with every image blanked (`blank_image`).
+class BlankImages(Mapping[str, Image.Image]):
+    """`images` (image_id -> image) with each image blanked (`blank_image`) as it is read.
 
-    It wraps the model, not the evaluation, so it works with whatever passes images to
-    `predict`; everything else is the wrapped model's.
+    The blank-image run blanks the images at their source, not inside the model: whatever path
+    the model's answers take (its `predict`, or the streaming steps that prepare and encode each
+    distinct image once), it is shown only blank images.
     """
 
-    def __init__(self, vqa_model: Any):
-        self.vqa_model = vqa_model
+    def __init__(self, images: Mapping[str, Image.Image]):
+        self.images = images
 
-    def predict(
-        self, images: Sequence[Image.Image], questions: Sequence[str], **options: Any
-    ) -> list[str]:
-        return self.vqa_model.predict(
-            [blank_image(image) for image in images], questions, **options
-        )
+    def __getitem__(self, image_id: str) -> Image.Image:
+        return blank_image(self.images[image_id])
 
-    def __getattr__(self, name: str) -> Any:
-        if name == "vqa_model":  # not set yet (copy, pickle): no recursion
-            raise AttributeError(name)
-        return getattr(self.vqa_model, name)
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.images)
+
+    def __len__(self) -> int:
+        return len(self.images)
 
 
 def image_use(comparison: Mapping[str, Any], min_gain: float) -> str:
