@@ -2,44 +2,33 @@
 
 from __future__ import annotations
 
-import argparse
 import logging
-from pathlib import Path
 
 from abo_vqa import abo
-from abo_vqa.determinism import deterministic_torch
 from abo_vqa.evaluate import (
     PREDICTION_COLUMNS,
-    ImageFiles,
     ModelPredictor,
     PriorBaseline,
     QuestionOnlyBaseline,
     evaluate_all,
+    read_test_split,
 )
 from abo_vqa.io import read_csv, write_csv, write_json
 from abo_vqa.metrics.scorer import Scorer
 from abo_vqa.models import load_vqa_model
-from abo_vqa.params import load_params
 from abo_vqa.qa.base import QA_COLUMNS
-from abo_vqa.stage import run_stage
+from abo_vqa.stage import run_stage, stage_arguments
 
 log = logging.getLogger("baseline_eval")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--splits", type=Path, required=True, help="folder with train/test.csv")
-    parser.add_argument("--predictions", type=Path, required=True, help="folder for <model>.csv")
-    parser.add_argument("--metrics", type=Path, required=True)
-    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
-    args = parser.parse_args()
-
-    params = load_params(args.params)
-    deterministic_torch(params.model.cpu_threads)
+    args, params = stage_arguments(
+        __doc__, ("--splits", "--predictions", "--metrics"), runs_models=True
+    )
     train_rows = read_csv(args.splits / "train.csv", required=QA_COLUMNS)
-    test_rows = read_csv(args.splits / "test.csv", required=QA_COLUMNS)
     images_root = abo.images_dir(params.data.abo_root)
-    images = ImageFiles(test_rows, images_root)
+    test_rows, images = read_test_split(args.splits, images_root)
 
     vqa_model = load_vqa_model(
         params.model.base, family=params.model.family, dtype=params.model.dtype

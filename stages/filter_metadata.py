@@ -9,26 +9,19 @@ image files, by file and line) and the metrics JSON. The rules are in `abo_vqa.f
 
 from __future__ import annotations
 
-import argparse
 import logging
-from pathlib import Path
 
 from abo_vqa.filtering import filter_listings, summarise_errors, write_outputs
-from abo_vqa.params import load_params
-from abo_vqa.stage import run_stage
+from abo_vqa.stage import run_stage, stage_arguments
 
 log = logging.getLogger("filter_metadata")
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--abo-root", type=Path, required=True, help="root of the ABO tree")
-    parser.add_argument("--out", type=Path, required=True, help="output folder")
-    parser.add_argument("--metrics", type=Path, required=True, help="metrics JSON to write")
-    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
-    args = parser.parse_args(argv)
-
-    params = load_params(args.params).filter_metadata
+    args, all_params = stage_arguments(
+        __doc__.splitlines()[0], ("--abo-root", "--out", "--metrics"), argv=argv
+    )
+    params = all_params.filter_metadata
     result = filter_listings(args.abo_root, params)
 
     errors_path = write_outputs(result, args.out, args.metrics)

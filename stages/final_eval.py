@@ -8,13 +8,10 @@ the DVC plots. Both reports end with the quantization trade-off the quantize sta
 
 from __future__ import annotations
 
-import argparse
 import logging
-from pathlib import Path
 
 from abo_vqa import abo
-from abo_vqa.determinism import deterministic_torch
-from abo_vqa.evaluate import PREDICTION_COLUMNS, ImageFiles
+from abo_vqa.evaluate import PREDICTION_COLUMNS, read_test_split
 from abo_vqa.final_eval import (
     build_reports,
     evaluate_final_models,
@@ -23,41 +20,31 @@ from abo_vqa.final_eval import (
     significance_json,
 )
 from abo_vqa.io import read_csv, read_json, write_csv, write_json
-from abo_vqa.params import load_params
-from abo_vqa.qa.base import QA_COLUMNS
-from abo_vqa.stage import run_stage
+from abo_vqa.stage import run_stage, stage_arguments
 
 log = logging.getLogger("final_eval")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--splits", type=Path, required=True, help="folder with test.csv")
-    parser.add_argument("--adapter", type=Path, required=True)
-    parser.add_argument("--quantized", type=Path, required=True)
-    parser.add_argument("--baseline-metrics", type=Path, required=True)
-    parser.add_argument(
-        "--baseline-predictions",
-        type=Path,
-        required=True,
-        help="folder with <model>.csv of every model in --baseline-metrics",
+    args, params = stage_arguments(
+        __doc__,
+        (
+            "--splits",
+            "--adapter",
+            "--quantized",
+            "--baseline-metrics",
+            "--baseline-predictions",
+            "--quantize-metrics",
+            "--predictions",
+            "--metrics",
+            "--report",
+            "--html",
+            "--plots",
+        ),
+        runs_models=True,
     )
-    parser.add_argument(
-        "--quantize-metrics", type=Path, required=True, help="the quantize stage's metrics JSON"
-    )
-    parser.add_argument("--predictions", type=Path, required=True, help="folder for <model>.csv")
-    parser.add_argument("--metrics", type=Path, required=True)
-    parser.add_argument("--report", type=Path, required=True, help="markdown comparison to write")
-    parser.add_argument("--html", type=Path, required=True, help="HTML report to write")
-    parser.add_argument("--plots", type=Path, required=True, help="folder for plot data files")
-    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
-    args = parser.parse_args()
-
-    params = load_params(args.params)
-    deterministic_torch(params.model.cpu_threads)
-    test_rows = read_csv(args.splits / "test.csv", required=QA_COLUMNS)
     images_root = abo.images_dir(params.data.abo_root)
-    images = ImageFiles(test_rows, images_root)
+    test_rows, images = read_test_split(args.splits, images_root)
     results = evaluate_final_models(
         params,
         test_rows,

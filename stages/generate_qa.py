@@ -3,33 +3,23 @@ every dropped pair with its reason (data/qa/rejected.csv)."""
 
 from __future__ import annotations
 
-import argparse
 import logging
 import sys
 from pathlib import Path
 
 from abo_vqa import abo
 from abo_vqa.io import read_jsonl, write_csv, write_json
-from abo_vqa.params import load_params
 from abo_vqa.qa.base import QA_COLUMNS, REJECTED_COLUMNS
 from abo_vqa.qa.curate import curate, stop_line
 from abo_vqa.qa.estimate import estimate_run, format_estimate
 from abo_vqa.qa.remote.errors import CurationError
-from abo_vqa.stage import run_stage
+from abo_vqa.stage import run_stage, stage_arguments
 
 log = logging.getLogger("generate_qa")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--listings", type=Path, required=True)
-    parser.add_argument("--out", type=Path, required=True, help="QA CSV to write")
-    parser.add_argument("--rejected", type=Path, required=True, help="dropped pairs CSV to write")
-    parser.add_argument("--metrics", type=Path, required=True)
-    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
-    args = parser.parse_args()
-
-    params = load_params(args.params)
+    args, params = stage_arguments(__doc__, ("--listings", "--out", "--rejected", "--metrics"))
     images_root = abo.images_dir(params.data.abo_root)
     listings = list(read_jsonl(args.listings))
     estimate = estimate_run(params.generate_qa, listings, images_root)

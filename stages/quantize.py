@@ -2,23 +2,18 @@
 
 from __future__ import annotations
 
-import argparse
 import logging
 import shutil
 from collections.abc import Sequence
-from pathlib import Path
 
 from abo_vqa import abo
 from abo_vqa.cards import write_pipeline_card
-from abo_vqa.determinism import deterministic_torch
-from abo_vqa.evaluate import ImageFiles, ModelPredictor, evaluate_predictions
-from abo_vqa.io import read_csv, write_json
+from abo_vqa.evaluate import ModelPredictor, evaluate_predictions, read_test_split
+from abo_vqa.io import write_json
 from abo_vqa.metrics.params import MetricsParams
 from abo_vqa.metrics.scorer import Scorer
 from abo_vqa.models import load_vqa_model
 from abo_vqa.models.lora import attach_adapter
-from abo_vqa.params import load_params
-from abo_vqa.qa.base import QA_COLUMNS
 from abo_vqa.quantize import (
     directory_size,
     load_variant,
@@ -27,26 +22,17 @@ from abo_vqa.quantize import (
     timing_device,
     weight_bytes,
 )
-from abo_vqa.stage import run_stage
+from abo_vqa.stage import run_stage, stage_arguments
 
 log = logging.getLogger("quantize")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--adapter", type=Path, required=True)
-    parser.add_argument("--splits", type=Path, required=True, help="folder with test.csv")
-    parser.add_argument("--merged", type=Path, required=True, help="folder for the merged model")
-    parser.add_argument("--out", type=Path, required=True, help="folder for the quantized model")
-    parser.add_argument("--metrics", type=Path, required=True)
-    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
-    args = parser.parse_args()
-
-    params = load_params(args.params)
-    deterministic_torch(params.model.cpu_threads)
+    args, params = stage_arguments(
+        __doc__, ("--adapter", "--splits", "--merged", "--out", "--metrics"), runs_models=True
+    )
     family = params.model.family
-    test_rows = read_csv(args.splits / "test.csv", required=QA_COLUMNS)
-    images = ImageFiles(test_rows, abo.images_dir(params.data.abo_root))
+    test_rows, images = read_test_split(args.splits, abo.images_dir(params.data.abo_root))
     scorer = Scorer(
         MetricsParams(enabled=("exact_match",), bootstrap_samples=1),
         postprocess=params.answers.postprocess,

@@ -3,14 +3,12 @@
 
 from __future__ import annotations
 
-import argparse
 import logging
 from pathlib import Path
 
 from abo_vqa import abo
 from abo_vqa.image_hash import NearDuplicateRule
 from abo_vqa.io import read_csv, write_csv, write_json
-from abo_vqa.params import load_params
 from abo_vqa.qa.base import QA_COLUMNS
 from abo_vqa.split import (
     SPLIT_NAMES,
@@ -21,20 +19,13 @@ from abo_vqa.split import (
     sign_images,
     split_metrics,
 )
-from abo_vqa.stage import run_stage
+from abo_vqa.stage import run_stage, stage_arguments
 
 log = logging.getLogger("split")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--qa", type=Path, required=True)
-    parser.add_argument("--out", type=Path, required=True, help="folder for train/val/test.csv")
-    parser.add_argument("--metrics", type=Path, required=True)
-    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
-    args = parser.parse_args()
-
-    all_params = load_params(args.params)
+    args, all_params = stage_arguments(__doc__, ("--qa", "--out", "--metrics"))
     params = all_params.split
     rows = read_csv(args.qa, required=QA_COLUMNS)
     fractions = {"train": params.train, "val": params.val, "test": params.test}

@@ -8,23 +8,20 @@ Survives interruption: run it again (`dvc repro`) and it resumes from the last c
 
 from __future__ import annotations
 
-import argparse
 import logging
 from contextlib import nullcontext
-from pathlib import Path
 
 from dvclive import Live
 
 from abo_vqa import abo
 from abo_vqa.cards import write_pipeline_card
-from abo_vqa.determinism import deterministic_torch
 from abo_vqa.evaluate import load_images
 from abo_vqa.io import read_csv, write_json
 from abo_vqa.models import load_vqa_model
 from abo_vqa.models.lora import bnb_config
-from abo_vqa.params import QuantizeParams, load_params
+from abo_vqa.params import QuantizeParams
 from abo_vqa.qa.base import QA_COLUMNS
-from abo_vqa.stage import run_stage
+from abo_vqa.stage import run_stage, stage_arguments
 from abo_vqa.train import (
     QADataset,
     ValAnswering,
@@ -41,17 +38,9 @@ log = logging.getLogger("train_lora")
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--splits", type=Path, required=True, help="folder with train/val.csv")
-    parser.add_argument("--adapter", type=Path, required=True, help="folder for the LoRA adapter")
-    parser.add_argument("--checkpoints", type=Path, required=True)
-    parser.add_argument("--live", type=Path, required=True, help="DVCLive folder (plots)")
-    parser.add_argument("--metrics", type=Path, required=True)
-    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
-    args = parser.parse_args()
-
-    params = load_params(args.params)
-    deterministic_torch(params.model.cpu_threads)
+    args, params = stage_arguments(
+        __doc__, ("--splits", "--adapter", "--checkpoints", "--live", "--metrics"), runs_models=True
+    )
     images_root = abo.images_dir(params.data.abo_root)
     train_files = [args.splits / "train.csv", args.splits / "val.csv"]
     train_rows, val_rows = (read_csv(path, required=QA_COLUMNS) for path in train_files)

@@ -164,7 +164,7 @@ def test_the_blip_adapter_batches_questions_of_one_token_length(tmp_path, monkey
     encode = vqa._encode_pairs
 
     def recording(images, questions):
-        seen.append({vqa._question_length(q) for q in questions})
+        seen.append({vqa.question_length(q) for q in questions})
         return encode(images, questions)
 
     monkeypatch.setattr(vqa, "_encode_pairs", recording)

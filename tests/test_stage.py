@@ -97,8 +97,9 @@ def test_every_stage_caps_the_instruction_set_before_torch_and_fixes_its_threads
     order = [name for name in imported if name in ("abo_vqa", "torch")]
     assert order and order[0] == "abo_vqa", f"{script.name} imports torch before abo_vqa"
     runs_a_model = "models/base" in DVC_STAGES[script.stem]["deps"]
-    calls = "deterministic_torch(params.model.cpu_threads)" in script.read_text()
-    assert calls == runs_a_model, f"{script.name}: threads not fixed from the params"
+    # `stage_arguments(..., runs_models=True)` fixes the threads from model.cpu_threads
+    fixes_threads = "runs_models=True" in script.read_text()
+    assert fixes_threads == runs_a_model, f"{script.name}: threads not fixed from the params"
 
 
 def test_the_cap_is_checked_where_it_was_wanted_but_came_too_late(monkeypatch):

@@ -17,7 +17,8 @@ from typing import Any, Protocol
 from PIL import Image
 
 from abo_vqa.answers import normalize_reference
-from abo_vqa.io import InputError
+from abo_vqa.io import InputError, read_csv
+from abo_vqa.qa.base import QA_COLUMNS
 
 PREDICTION_COLUMNS: tuple[str, ...] = (
     "image_id",
@@ -68,6 +69,13 @@ class ImageFiles(Mapping[str, Image.Image]):
 
     def __len__(self) -> int:
         return len(self.paths)
+
+
+def read_test_split(splits: Path, images_root: Path) -> tuple[list[dict[str, str]], ImageFiles]:
+    """The test split's QA rows (`<splits>/test.csv`) and their image files, what every
+    evaluating stage reads."""
+    rows = read_csv(splits / "test.csv", required=QA_COLUMNS)
+    return rows, ImageFiles(rows, images_root)
 
 
 class ModelPredictor:

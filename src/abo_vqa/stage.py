@@ -18,12 +18,14 @@ import logging
 import os
 import sys
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import NoReturn, TypeVar
 
 from abo_vqa.config import ParamsError
+from abo_vqa.determinism import deterministic_torch
 from abo_vqa.io import InputError
+from abo_vqa.params import Params, load_params
 
 INPUT_ERRORS: tuple[type[Exception], ...] = (ParamsError, InputError)
 """Errors that describe the user's params, files or credentials, each naming what to fix (the
@@ -77,6 +79,55 @@ def run_stage(main: Callable[[], None]) -> None:
                 "%d repeats of library messages not shown (each was shown once)",
                 repeats.held_back,
             )
+
+
+PATH_OPTION_HELP: dict[str, str] = {
+    "--abo-root": "root of the ABO tree",
+    "--listings": "filtered listings (JSON lines)",
+    "--qa": "QA table (CSV)",
+    "--out": "where the stage writes its main output (see its description)",
+    "--rejected": "dropped pairs CSV to write",
+    "--splits": "folder with train/val/test.csv",
+    "--predictions": "folder for <model>.csv",
+    "--adapter": "folder of the LoRA adapter",
+    "--checkpoints": "folder for training checkpoints",
+    "--live": "DVCLive folder (plots)",
+    "--merged": "folder for the merged model",
+    "--quantized": "folder of the quantized model",
+    "--baseline-metrics": "the baseline_eval stage's metrics JSON",
+    "--baseline-predictions": "folder with <model>.csv of every model in --baseline-metrics",
+    "--quantize-metrics": "the quantize stage's metrics JSON",
+    "--metrics": "metrics JSON to write",
+    "--report": "markdown comparison to write",
+    "--html": "HTML report to write",
+    "--plots": "folder for plot data files",
+}
+"""What each path option of the stage scripts means; an option means the same in every stage."""
+
+
+def stage_arguments(
+    description: str,
+    paths: Sequence[str],
+    *,
+    runs_models: bool = False,
+    argv: Sequence[str] | None = None,
+) -> tuple[argparse.Namespace, Params]:
+    """A stage's command line and params: each of `paths` a required path option (its help from
+    `PATH_OPTION_HELP`), plus `--params` (default params.yaml), parsed from `argv` (default
+    sys.argv).
+
+    A stage that `runs_models` gets torch made deterministic with `model.cpu_threads`
+    (`deterministic_torch`) before it loads any model.
+    """
+    parser = argparse.ArgumentParser(description=description)
+    for option in paths:
+        parser.add_argument(option, type=Path, required=True, help=PATH_OPTION_HELP[option])
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    args = parser.parse_args(argv)
+    params = load_params(args.params)
+    if runs_models:
+        deterministic_torch(params.model.cpu_threads)
+    return args, params
 
 
 def report_input_errors(program: str, call: Callable[[], T]) -> T:

@@ -4,7 +4,8 @@ generation and decoding of the continuation."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,10 @@ class HFVQAModel:
     lora_modules_to_save: tuple[str, ...] = ()
     """Modules PEFT trains in full beside the LoRA adapters (its `modules_to_save`)."""
 
+    question_length: Callable[[str], int] | None = None
+    """A question's length in tokens, for a family whose answers must not depend on padding
+    (see `batched_predict`); None lets a batch mix lengths."""
+
     def __init__(self, model: torch.nn.Module, processor: Any, device: torch.device):
         self.model = model
         self.processor = processor
@@ -35,6 +40,27 @@ class HFVQAModel:
     def merge_adapter(self) -> None:
         """Fold the attached PEFT adapter into the weights (the model then loads without peft)."""
         self.model = self.model.merge_and_unload()
+
+    def predict(
+        self,
+        images: Sequence[Image.Image],
+        questions: Sequence[str],
+        *,
+        batch_size: int = 32,
+        max_new_tokens: int = 5,
+    ) -> list[str]:
+        """Raw answers, one per question, in order: `answer_batch` on batches of at most
+        `batch_size` (each of one question length when `question_length` is given)."""
+        answer_batch = partial(self.answer_batch, max_new_tokens=max_new_tokens)
+        return batched_predict(
+            self.model, images, questions, batch_size, answer_batch, self.question_length
+        )
+
+    def answer_batch(
+        self, images: Sequence[Image.Image], questions: Sequence[str], max_new_tokens: int
+    ) -> list[str]:
+        """Raw answers to one batch (the model already in eval mode, without gradients)."""
+        raise NotImplementedError
 
 
 class GenerativeVQAModel(HFVQAModel):
@@ -82,19 +108,10 @@ class GenerativeVQAModel(HFVQAModel):
         )
         return self.continuation(ids, batch)
 
-    def predict(
-        self,
-        images: Sequence[Image.Image],
-        questions: Sequence[str],
-        *,
-        batch_size: int = 32,
-        max_new_tokens: int = 5,
+    def answer_batch(
+        self, images: Sequence[Image.Image], questions: Sequence[str], max_new_tokens: int
     ) -> list[str]:
         """Greedy answers (the continuation only, special tokens dropped), one per question."""
-
-        def answer_batch(images: Sequence[Image.Image], questions: Sequence[str]) -> list[str]:
-            batch = self.encode(images, self.prompt_texts(questions), padding_side="left")
-            ids = self._generate(batch, max_new_tokens)
-            return [a.strip() for a in self.tokenizer.batch_decode(ids, skip_special_tokens=True)]
-
-        return batched_predict(self.model, images, questions, batch_size, answer_batch)
+        batch = self.encode(images, self.prompt_texts(questions), padding_side="left")
+        ids = self._generate(batch, max_new_tokens)
+        return [a.strip() for a in self.tokenizer.batch_decode(ids, skip_special_tokens=True)]

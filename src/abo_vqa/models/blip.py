@@ -19,7 +19,6 @@ from abo_vqa.models.adapter import HFVQAModel
 from abo_vqa.models.base import (
     PredictSteps,
     as_rgb,
-    batched_predict,
     resolve_device,
     resolve_dtype,
 )
@@ -224,30 +223,17 @@ class BlipVQAModel(HFVQAModel):
             num_beams=1,
         )
 
-    def predict(
-        self,
-        images: Sequence[Image.Image],
-        questions: Sequence[str],
-        *,
-        batch_size: int = 32,
-        max_new_tokens: int = 5,
+    def answer_batch(
+        self, images: Sequence[Image.Image], questions: Sequence[str], max_new_tokens: int
     ) -> list[str]:
         """Raw decoded greedy answers (special tokens dropped), one per question."""
+        return self._decode(self._generate(self._encode_pairs(images, questions), max_new_tokens))
 
-        def answer_batch(images: Sequence[Image.Image], questions: Sequence[str]) -> list[str]:
-            return self._decode(
-                self._generate(self._encode_pairs(images, questions), max_new_tokens)
-            )
-
-        # Batches of one question length: in transformers 5.23 the BLIP text layers drop the
-        # cross-attention mask, so the answer decoder attends to question padding and a padded
-        # question could get another answer than alone (3 of 256 in bench/bench_predict.py with
-        # mixed lengths; 0 of 256 with batches of one length).
-        return batched_predict(
-            self.model, images, questions, batch_size, answer_batch, length_of=self._question_length
-        )
-
-    def _question_length(self, question: str) -> int:
+    # Batches of one question length: in transformers 5.23 the BLIP text layers drop the
+    # cross-attention mask, so the answer decoder attends to question padding and a padded
+    # question could get another answer than alone (3 of 256 in bench/bench_predict.py with
+    # mixed lengths; 0 of 256 with batches of one length).
+    def question_length(self, question: str) -> int:
         return self._question_lengths([question])[0]
 
     def _question_lengths(self, questions: Sequence[str]) -> list[int]:

@@ -21,7 +21,7 @@ import torch
 from PIL import Image
 
 from abo_vqa.models.adapter import HFVQAModel
-from abo_vqa.models.base import as_rgb, batched_predict
+from abo_vqa.models.base import as_rgb
 from abo_vqa.models.loading import (
     check_pairs,
     input_dtype,
@@ -110,21 +110,12 @@ class ViltVQAModel(HFVQAModel):
         batch = self.encode(images, questions)
         return {**batch, "labels": targets.to(self.device, input_dtype(self.model))}
 
-    def predict(
-        self,
-        images: Sequence[Image.Image],
-        questions: Sequence[str],
-        *,
-        batch_size: int = 32,
-        max_new_tokens: int = 5,
+    def answer_batch(
+        self, images: Sequence[Image.Image], questions: Sequence[str], max_new_tokens: int
     ) -> list[str]:
         """The highest-scoring label per question (`max_new_tokens` does not apply)."""
-
-        def answer_batch(images: Sequence[Image.Image], questions: Sequence[str]) -> list[str]:
-            best = self.model(**self.encode(images, questions)).logits.argmax(dim=-1).tolist()
-            return [self.id2label[label] for label in best]
-
-        return batched_predict(self.model, images, questions, batch_size, answer_batch)
+        best = self.model(**self.encode(images, questions)).logits.argmax(dim=-1).tolist()
+        return [self.id2label[label] for label in best]
 
 
 def head_unquantized(quantization_config: Any) -> Any:
