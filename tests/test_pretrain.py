@@ -247,3 +247,16 @@ def test_command_line_mistakes_are_one_line_before_any_training(argv, expected, 
     [line] = err.splitlines()
     assert line.startswith("python -m abo_vqa.synthetic.pretrain: error: ")
     assert expected.format(file=a_file) in line
+
+
+def test_the_recorded_command_line_parses_back_to_the_same_config(tmp_path):
+    # build_info.json promises that its command rebuilds exactly this model.
+    from abo_vqa.synthetic.pretrain.__main__ import _parse, command_line
+
+    config = PretrainConfig(
+        seed=3, steps=7, scenes_per_step=2, questions_per_scene=1, learning_rate=2.5e-4,
+        echo_rate=0.0, threads=2,
+    )  # fmt: skip
+    command = command_line(tmp_path / "model", config).split()
+    assert command[:5] == ["nice", "-n", "10", "python", "-m"]
+    assert _parse(command[6:]) == (tmp_path / "model", config)

@@ -273,6 +273,19 @@ def save_tiny_blip2(path: Path, language_model: str = "opt") -> Path:
     return _save(model, processor, path)
 
 
+def _llama_tokenizer(chat_template: str | None = None) -> PreTrainedTokenizerFast:
+    # As Llama's (and Vicuna's): BOS <s> prepended, EOS </s>, its own padding token, and the
+    # <image> placeholder the multimodal processors expand.
+    return bpe_tokenizer(
+        ["<unk>", "<s>", "</s>", "<pad>", "<image>"],
+        bos="<s>",
+        eos="</s>",
+        pad="<pad>",
+        prepend_bos=True,
+        chat_template=chat_template,
+    )
+
+
 def save_tiny_instructblip(path: Path) -> Path:
     """An InstructBlipForConditionalGeneration over a tiny Llama (as Vicuna is)."""
     from transformers import (
@@ -281,13 +294,7 @@ def save_tiny_instructblip(path: Path) -> Path:
         InstructBlipProcessor,
     )
 
-    tokenizer = bpe_tokenizer(
-        ["<unk>", "<s>", "</s>", "<pad>", "<image>"],
-        bos="<s>",
-        eos="</s>",
-        pad="<pad>",
-        prepend_bos=True,
-    )
+    tokenizer = _llama_tokenizer()
     qformer_tokenizer = bert_tokenizer()
     config = InstructBlipConfig(
         vision_config=_tiny_vision(initializer_range=0.02),
@@ -362,14 +369,7 @@ def save_tiny_llava(path: Path) -> Path:
         LlavaProcessor,
     )
 
-    tokenizer = bpe_tokenizer(
-        ["<unk>", "<s>", "</s>", "<pad>", "<image>"],
-        bos="<s>",
-        eos="</s>",
-        pad="<pad>",
-        prepend_bos=True,
-        chat_template=LLAVA_TEMPLATE,
-    )
+    tokenizer = _llama_tokenizer(chat_template=LLAVA_TEMPLATE)
     patches = (IMAGE_SIZE // PATCH) ** 2
     config = LlavaConfig(
         # vision_feature_layer -2 reads the second-to-last layer: two layers are needed.

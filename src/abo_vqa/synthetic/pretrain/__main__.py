@@ -22,30 +22,35 @@ from abo_vqa.synthetic.pretrain.train import PretrainConfig, pretrain
 DEFAULT_OUT = Path("models/base/tiny-blip-vqa")
 
 
+COMMAND_LINE_SETTINGS: tuple[str, ...] = (
+    "seed",
+    "steps",
+    "scenes_per_step",
+    "questions_per_scene",
+    "learning_rate",
+    "echo_rate",
+    "threads",
+)
+"""The PretrainConfig fields the command line sets, in the order `command_line` writes them; the
+others keep their defaults."""
+
+
+def _flag(setting: str) -> str:
+    return "--" + setting.replace("_", "-")
+
+
 def _parse(argv: list[str] | None) -> tuple[Path, PretrainConfig]:
     defaults = PretrainConfig()
     parser = ArgumentParser(prog="python -m abo_vqa.synthetic.pretrain", description=__doc__)
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    parser.add_argument("--seed", type=int, default=defaults.seed)
-    parser.add_argument("--steps", type=int, default=defaults.steps)
-    parser.add_argument("--scenes-per-step", type=int, default=defaults.scenes_per_step)
-    parser.add_argument("--questions-per-scene", type=int, default=defaults.questions_per_scene)
-    parser.add_argument("--learning-rate", type=float, default=defaults.learning_rate)
-    parser.add_argument("--echo-rate", type=float, default=defaults.echo_rate)
-    parser.add_argument("--threads", type=int, default=defaults.threads)
+    for setting in COMMAND_LINE_SETTINGS:
+        default = getattr(defaults, setting)
+        parser.add_argument(_flag(setting), type=type(default), default=default)
     args = parser.parse_args(argv)
     if args.out.exists() and not args.out.is_dir():
         parser.error(f"--out {args.out} is a file; the model is written into a folder")
     try:
-        config = PretrainConfig(
-            seed=args.seed,
-            steps=args.steps,
-            scenes_per_step=args.scenes_per_step,
-            questions_per_scene=args.questions_per_scene,
-            learning_rate=args.learning_rate,
-            echo_rate=args.echo_rate,
-            threads=args.threads,
-        )
+        config = PretrainConfig(**{s: getattr(args, s) for s in COMMAND_LINE_SETTINGS})
     except ValueError as error:
         parser.error(f"--{str(error).replace('_', '-')}")
     return args.out, config
@@ -53,13 +58,8 @@ def _parse(argv: list[str] | None) -> tuple[Path, PretrainConfig]:
 
 def command_line(out: Path, config: PretrainConfig) -> str:
     """The command that rebuilds exactly this model."""
-    return (
-        f"nice -n 10 python -m abo_vqa.synthetic.pretrain --out {out} --seed {config.seed} "
-        f"--steps {config.steps} --scenes-per-step {config.scenes_per_step} "
-        f"--questions-per-scene {config.questions_per_scene} "
-        f"--learning-rate {config.learning_rate} --echo-rate {config.echo_rate} "
-        f"--threads {config.threads}"
-    )
+    settings = " ".join(f"{_flag(s)} {getattr(config, s)}" for s in COMMAND_LINE_SETTINGS)
+    return f"nice -n 10 python -m abo_vqa.synthetic.pretrain --out {out} {settings}"
 
 
 def build_info(out: Path, config: PretrainConfig, figures: dict) -> dict:
