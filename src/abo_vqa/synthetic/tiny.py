@@ -93,14 +93,18 @@ def build_tokenizer(vocab: Sequence[str], max_length: int = 64) -> BertTokenizer
 
 def tiny_blip_config(spec: TinyBlipSpec, tokenizer: BertTokenizerFast) -> BlipConfig:
     """A BlipConfig of `spec`'s sizes whose special token ids point into `tokenizer`'s vocab."""
+    # Both towers have the spec's one width.
+    width = {
+        "hidden_size": spec.hidden_size,
+        "intermediate_size": spec.mlp_ratio * spec.hidden_size,
+        "num_attention_heads": spec.num_heads,
+    }
     # The stock defaults point bos/sep at ids of the 30k BERT vocab, past a small vocab's end,
     # and then `generate` indexes out of range.
     text = BlipTextConfig(
         vocab_size=len(tokenizer),
-        hidden_size=spec.hidden_size,
-        intermediate_size=spec.mlp_ratio * spec.hidden_size,
+        **width,
         num_hidden_layers=spec.text_layers,
-        num_attention_heads=spec.num_heads,
         max_position_embeddings=spec.max_text_positions,
         bos_token_id=tokenizer.cls_token_id,
         sep_token_id=tokenizer.sep_token_id,
@@ -109,10 +113,8 @@ def tiny_blip_config(spec: TinyBlipSpec, tokenizer: BertTokenizerFast) -> BlipCo
     )
     # The vision default initializer_range (1e-10) makes a fresh model see every image alike.
     vision = BlipVisionConfig(
-        hidden_size=spec.hidden_size,
-        intermediate_size=spec.mlp_ratio * spec.hidden_size,
+        **width,
         num_hidden_layers=spec.vision_layers,
-        num_attention_heads=spec.num_heads,
         image_size=spec.image_size,
         patch_size=spec.patch_size,
         initializer_range=0.02,
