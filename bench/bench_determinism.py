@@ -22,14 +22,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from fnmatch import fnmatch
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
-
-from scratch_project import (  # noqa: E402  (tests/ is not a package)
+import bench_paths  # noqa: F401  (puts tests/ on the import path)
+from scratch_project import (
     QUICK_PARAMS,
     build_scratch_project,
     copy_project,

@@ -31,14 +31,12 @@ from __future__ import annotations
 import argparse
 import os
 import random
-import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-
+import bench_paths  # noqa: F401  (puts tests/ on the import path)
 from fake_gemini import (
     FakeGemini,
     PerKeyRateLimit,

@@ -24,26 +24,23 @@ from __future__ import annotations
 import argparse
 import io
 import random
-import sys
 from collections import Counter
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
+from bench_paths import REPO
+from PIL import Image
+from planted_copies import COPY_KINDS
 
-from PIL import Image  # noqa: E402
-from planted_copies import COPY_KINDS  # noqa: E402  (tests/ is not a package)
-
-from abo_vqa import abo  # noqa: E402
-from abo_vqa.filtering import filter_listings  # noqa: E402
-from abo_vqa.image_hash import (  # noqa: E402
+from abo_vqa import abo
+from abo_vqa.filtering import filter_listings
+from abo_vqa.image_hash import (
     ImageSignature,
     NearDuplicateRule,
     Signatures,
     read_signature,
 )
-from abo_vqa.params import FilterMetadataParams, load_params  # noqa: E402
-from abo_vqa.split import (  # noqa: E402
+from abo_vqa.params import FilterMetadataParams, load_params
+from abo_vqa.split import (
     SignedImages,
     assign_splits,
     cross_split_near_duplicates,

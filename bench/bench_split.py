@@ -35,20 +35,16 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import yaml
+from bench_filter_metadata import sample_jpeg
+from bench_paths import REPO
+from PIL import Image
+from planted_copies import reencoded
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "bench"))
-sys.path.insert(0, str(REPO / "tests"))
-
-from bench_filter_metadata import sample_jpeg  # noqa: E402
-from PIL import Image  # noqa: E402
-from planted_copies import reencoded  # noqa: E402
-
-from abo_vqa import abo  # noqa: E402
-from abo_vqa.image_hash import NearDuplicateRule  # noqa: E402
-from abo_vqa.params import load_params  # noqa: E402
-from abo_vqa.qa.base import QA_COLUMNS  # noqa: E402
-from abo_vqa.split import (  # noqa: E402
+from abo_vqa import abo
+from abo_vqa.image_hash import NearDuplicateRule
+from abo_vqa.params import load_params
+from abo_vqa.qa.base import QA_COLUMNS
+from abo_vqa.split import (
     assign_splits,
     cross_split_near_duplicates,
     image_paths,

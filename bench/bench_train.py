@@ -34,11 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import yaml
-
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "tests"))
-
-from scratch_project import (  # noqa: E402
+from bench_paths import REPO
+from scratch_project import (
     QUICK_PARAMS,
     build_scratch_project,
     dvc,
