@@ -19,6 +19,7 @@ from abo_vqa.models.adapter import GenerativeVQAModel
 from abo_vqa.models.base import as_rgb
 from abo_vqa.models.labels import answer_suffix_ids, close_answer_turn, suffix_labels
 from abo_vqa.models.loading import (
+    Placement,
     check_pairs,
     input_dtype,
     load_pretrained,
@@ -119,22 +120,9 @@ class ChatVQAModel(GenerativeVQAModel):
         return batch
 
 
-def load_chat(
-    name_or_path: str,
-    *,
-    dtype: str = "auto",
-    device: str = "auto",
-    quantization_config: Any = None,
-) -> ChatVQAModel:
+def load_chat(name_or_path: str, placement: Placement) -> ChatVQAModel:
     """Load a chat VLM (`AutoModelForImageTextToText`) and its processor."""
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    model, processor, inputs_on = load_pretrained(
-        AutoModelForImageTextToText,
-        AutoProcessor,
-        name_or_path,
-        dtype=dtype,
-        device=device,
-        quantization_config=quantization_config,
-    )
-    return ChatVQAModel(model, processor, inputs_on)
+    loaded = load_pretrained(AutoModelForImageTextToText, AutoProcessor, name_or_path, placement)
+    return ChatVQAModel(*loaded)

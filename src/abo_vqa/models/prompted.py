@@ -19,6 +19,7 @@ from abo_vqa.models.adapter import GenerativeVQAModel
 from abo_vqa.models.base import as_rgb
 from abo_vqa.models.labels import IGNORE_INDEX, answer_suffix_ids, suffix_labels
 from abo_vqa.models.loading import (
+    Placement,
     check_pairs,
     input_dtype,
     load_pretrained,
@@ -119,14 +120,7 @@ class PromptedVQAModel(GenerativeVQAModel):
         return ids if self._encoder_decoder() else super().continuation(ids, batch)
 
 
-def load_prompted(
-    name_or_path: str,
-    *,
-    family: str,
-    dtype: str = "auto",
-    device: str = "auto",
-    quantization_config: Any = None,
-) -> PromptedVQAModel:
+def load_prompted(name_or_path: str, placement: Placement, *, family: str) -> PromptedVQAModel:
     """Load a BLIP-2 (`family="blip2"`) or InstructBLIP (`"instructblip"`) model + processor."""
     from transformers import (
         AutoProcessor,
@@ -141,12 +135,7 @@ def load_prompted(
     if family not in classes:
         raise ValueError(f"prompted model family {family!r} is not one of {list(classes)}")
     model, processor, inputs_on = load_pretrained(
-        classes[family],
-        AutoProcessor,
-        name_or_path,
-        dtype=dtype,
-        device=device,
-        quantization_config=quantization_config,
+        classes[family], AutoProcessor, name_or_path, placement
     )
     if getattr(processor, "num_query_tokens", None) is None:
         # Processors saved before transformers 4.47 carry no query-token count; without it no

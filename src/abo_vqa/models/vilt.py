@@ -13,6 +13,7 @@ the example still teaches the model to lower its scores. Such answers are counte
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -23,6 +24,7 @@ from PIL import Image
 from abo_vqa.models.adapter import HFVQAModel
 from abo_vqa.models.base import as_rgb
 from abo_vqa.models.loading import (
+    Placement,
     check_pairs,
     input_dtype,
     load_pretrained,
@@ -132,22 +134,11 @@ def head_unquantized(quantization_config: Any) -> Any:
     return kept
 
 
-def load_vilt(
-    name_or_path: str,
-    *,
-    dtype: str = "auto",
-    device: str = "auto",
-    quantization_config: Any = None,
-) -> ViltVQAModel:
+def load_vilt(name_or_path: str, placement: Placement) -> ViltVQAModel:
     """Load a ViLT VQA model and its processor from a hub id or a local directory."""
     from transformers import AutoProcessor, ViltForQuestionAnswering
 
-    model, processor, inputs_on = load_pretrained(
-        ViltForQuestionAnswering,
-        AutoProcessor,
-        name_or_path,
-        dtype=dtype,
-        device=device,
-        quantization_config=head_unquantized(quantization_config),
-    )
-    return ViltVQAModel(model, processor, inputs_on)
+    config = head_unquantized(placement.quantization_config)
+    placement = dataclasses.replace(placement, quantization_config=config)
+    loaded = load_pretrained(ViltForQuestionAnswering, AutoProcessor, name_or_path, placement)
+    return ViltVQAModel(*loaded)
