@@ -28,6 +28,7 @@ from typing import Any
 from abo_vqa.cards import (
     ABO_LICENSE,
     ABO_URL,
+    CardModel,
     card_text,
     is_synthetic_catalogue,
     model_card,
@@ -250,15 +251,7 @@ def _metric_rows(final_eval: Mapping[str, Any], method: str) -> list[str]:
 
 
 def export_model_card(
-    *,
-    variant: str,
-    family: str,
-    base_model: str,
-    lora: str,
-    max_new_tokens: int,
-    synthetic: bool,
-    final_eval: Mapping[str, Any],
-    quantize: Mapping[str, Any],
+    model: CardModel, *, final_eval: Mapping[str, Any], quantize: Mapping[str, Any]
 ) -> str:
     """The published model card: `cards.model_card` with the test metrics and the quantization
     trade-off table."""
@@ -276,13 +269,8 @@ def export_model_card(
         .replace("## Quantization trade-off", "## Quantization trade-off (test split)", 1)
     )
     return model_card(
-        variant=variant,
-        family=family,
-        base_model=base_model,
-        lora=lora,
-        max_new_tokens=max_new_tokens,
-        synthetic=synthetic,
-        quantization_method=method if variant == "quantized" else "",
+        model,
+        quantization_method=method if model.variant == "quantized" else "",
         sections=["\n".join(metrics), trade_off],
     )
 
