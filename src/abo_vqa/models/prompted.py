@@ -21,9 +21,7 @@ from abo_vqa.models.labels import IGNORE_INDEX, answer_suffix_ids, suffix_labels
 from abo_vqa.models.loading import (
     Placement,
     check_pairs,
-    input_dtype,
     load_pretrained,
-    to_model,
     unwrap,
 )
 
@@ -69,13 +67,7 @@ class PromptedVQAModel(GenerativeVQAModel):
         right-padded whatever `padding_side` is: it is a BERT with absolute positions, and left
         padding would shift them and change its output with the batch.
         """
-        batch = self.processor(
-            images=as_rgb(images),
-            text=list(texts),
-            padding=True,
-            padding_side=padding_side,
-            return_tensors="pt",
-        )
+        batch = self.processor_inputs(as_rgb(images), texts, padding_side=padding_side)
         if "qformer_input_ids" in batch:
             qformer = self.processor.qformer_tokenizer(
                 list(qformer_texts if qformer_texts is not None else texts),
@@ -85,7 +77,7 @@ class PromptedVQAModel(GenerativeVQAModel):
             )
             batch["qformer_input_ids"] = qformer["input_ids"]
             batch["qformer_attention_mask"] = qformer["attention_mask"]
-        return to_model(batch, self.device, input_dtype(self.model))
+        return self.on_model(batch)
 
     def training_batch(
         self, images: Sequence[Image.Image], questions: Sequence[str], answers: Sequence[str]

@@ -28,7 +28,6 @@ from abo_vqa.models.loading import (
     check_pairs,
     input_dtype,
     load_pretrained,
-    to_model,
 )
 
 CLASSIFIER = "classifier"
@@ -93,14 +92,7 @@ class ViltVQAModel(HFVQAModel):
         self, images: Sequence[Image.Image], questions: Sequence[str]
     ) -> dict[str, torch.Tensor]:
         """Token ids, pixels and pixel mask (images of different shapes are padded)."""
-        batch = self.processor(
-            images=as_rgb(images),
-            text=list(questions),
-            padding=True,
-            truncation=True,
-            return_tensors="pt",
-        )
-        return to_model(batch, self.device, input_dtype(self.model))
+        return self.on_model(self.processor_inputs(as_rgb(images), questions, truncation=True))
 
     def training_batch(
         self, images: Sequence[Image.Image], questions: Sequence[str], answers: Sequence[str]
