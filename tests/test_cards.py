@@ -7,14 +7,20 @@ from __future__ import annotations
 import pytest
 from scratch_project import copy_project, reproduced_project
 
-from abo_vqa.cards import THIS_FOLDER, first_python_block, is_synthetic_catalogue, model_card
+from abo_vqa.cards import (
+    THIS_FOLDER,
+    CardModel,
+    first_python_block,
+    is_synthetic_catalogue,
+    model_card,
+)
 from abo_vqa.devtools.card_contract import PIPELINE_FOLDERS, check_folders, exported_folders
 from abo_vqa.params import load_params
 
 
-def card(variant: str, family: str = "blip", **extra) -> str:
-    settings = dict(base_model="org/base", lora="r = 16", max_new_tokens=5, synthetic=False)
-    return model_card(variant=variant, family=family, **(settings | extra))
+def card(variant: str, family: str = "blip", synthetic: bool = False, **extra) -> str:
+    model = CardModel(variant, family, "org/base", "r = 16", max_new_tokens=5, synthetic=synthetic)
+    return model_card(model, **extra)
 
 
 @pytest.mark.parametrize("variant", list(PIPELINE_FOLDERS))

@@ -13,6 +13,7 @@ itself; `abo-vqa export model` writes the published card, with the test metrics 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from abo_vqa.params import LoraParams, Params
@@ -134,30 +135,55 @@ def asking_code(family: str, max_new_tokens: int) -> list[str]:
     ]
 
 
-def model_card(
-    *,
-    variant: str,
-    family: str,
-    base_model: str,
-    lora: str,
-    max_new_tokens: int,
-    synthetic: bool,
-    quantization_method: str = "",
-    sections: Sequence[str] = (),
-) -> str:
-    """A model folder's README (Hub card metadata in its YAML header): what it holds, the code
-    that loads it and asks it, `lora` (the settings, as text), then `sections` (markdown, e.g. test
-    metrics), the licence and ABO's citation."""
-    library = "peft" if variant == "adapter" else "transformers"
-    header = [
+@dataclass(frozen=True)
+class CardModel:
+    """What a model card says of the model in its folder."""
+
+    variant: str
+    """adapter, merged or quantized (see `VARIANTS`)."""
+    family: str
+    base_model: str
+    lora: str
+    """The LoRA settings, as text (`lora_text`)."""
+    max_new_tokens: int
+    synthetic: bool
+    """Whether the training data came from the embedded synthetic catalogue."""
+
+
+def pipeline_card_model(variant: str, params: Params) -> CardModel:
+    """The pipeline's model `variant`, as `params` made it."""
+    return CardModel(
+        variant=variant,
+        family=params.model.family,
+        base_model=params.model.base,
+        lora=lora_text(params.lora),
+        max_new_tokens=params.model.max_new_tokens,
+        synthetic=is_synthetic_catalogue(params.data.abo_root),
+    )
+
+
+def card_header(model: CardModel) -> list[str]:
+    """The card's YAML header: the Hub's metadata."""
+    library = "peft" if model.variant == "adapter" else "transformers"
+    tags = "tags:\n- lora\n- vqa\n- amazon-berkeley-objects"
+    return [
         "---",
         f"license: {ABO_LICENSE}",
-        f"base_model: {base_model}",
+        f"base_model: {model.base_model}",
         f"library_name: {library}",
         "pipeline_tag: visual-question-answering",
-        "tags:\n- lora\n- vqa\n- amazon-berkeley-objects" + ("\n- synthetic" if synthetic else ""),
+        tags + ("\n- synthetic" if model.synthetic else ""),
         "---",
     ]
+
+
+def model_card(
+    model: CardModel, *, quantization_method: str = "", sections: Sequence[str] = ()
+) -> str:
+    """A model folder's README (Hub card metadata in its YAML header): what it holds, the code
+    that loads it and asks it, its LoRA settings, then `sections` (markdown, e.g. test metrics),
+    the licence and ABO's citation."""
+    variant, family, base_model = model.variant, model.family, model.base_model
     holds = VARIANTS[variant].format(method=quantization_method or "see config.json")
     local_base = "/" in base_model and Path(base_model).exists()
     body = [
@@ -174,12 +200,12 @@ def model_card(
                 "not how the model does on real products.",
                 "",
             ]
-            if synthetic
+            if model.synthetic
             else []
         ),
         f"- Base model: `{base_model}`"
         + (" (a local folder: publish it too, and load it from there)" if local_base else ""),
-        f"- LoRA: {lora}",
+        f"- LoRA: {model.lora}",
         "",
         "## Load it",
         "",
@@ -190,7 +216,7 @@ def model_card(
         "## Ask it",
         "",
         "```python",
-        *asking_code(family, max_new_tokens),
+        *asking_code(family, model.max_new_tokens),
         "```",
         "",
         "The pipeline scores the answer's first word, lowercased and without punctuation.",
@@ -200,7 +226,7 @@ def model_card(
         "",
         "Trained on data derived from ABO (CC BY-NC 4.0): non-commercial use. Cite ABO:",
     ]
-    return card_text(header, body)
+    return card_text(card_header(model), body)
 
 
 def card_text(header: Sequence[str], body: Sequence[str]) -> str:
@@ -220,12 +246,7 @@ def write_pipeline_card(folder: Path, variant: str, params: Params) -> None:
     """Write the card of a model folder the pipeline made (README.md, replacing any): how to load
     it, without the test metrics, which `abo-vqa export model` adds."""
     card = model_card(
-        variant=variant,
-        family=params.model.family,
-        base_model=params.model.base,
-        lora=lora_text(params.lora),
-        max_new_tokens=params.model.max_new_tokens,
-        synthetic=is_synthetic_catalogue(params.data.abo_root),
+        pipeline_card_model(variant, params),
         quantization_method=params.quantize.method if variant == "quantized" else "",
         sections=[
             "## Test metrics\n\nIn the pipeline's metrics/final_eval.json; "

@@ -380,7 +380,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         )
         print(f"{args.out}: " + ", ".join(f"{n} {k}" for k, n in counts.items()) + " pairs")
     else:
-        from abo_vqa.cards import is_synthetic_catalogue, lora_text
+        from abo_vqa.cards import pipeline_card_model
         from abo_vqa.export import (
             MODEL_VARIANTS,
             check_model_folder,
@@ -391,12 +391,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         source = Path(args.source or MODEL_VARIANTS[args.variant])
         check_model_folder(source)  # before the metrics: the likelier thing to be missing
         card = export_model_card(
-            variant=args.variant,
-            family=params.model.family,
-            base_model=params.model.base,
-            lora=lora_text(params.lora),
-            max_new_tokens=params.model.max_new_tokens,
-            synthetic=is_synthetic_catalogue(params.data.abo_root),
+            pipeline_card_model(args.variant, params),
             final_eval=read_json(args.final_eval),
             quantize=read_json(args.quantize_metrics),
         )

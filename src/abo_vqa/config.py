@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -133,6 +133,16 @@ def check(condition: bool, field: str, message: str) -> None:
     """Raise a ParamsError naming `field` unless `condition` holds (for __post_init__ checks)."""
     if not condition:
         raise ParamsError(f"{field}: {message}")
+
+
+def check_known(
+    values: Iterable[str], allowed: Sequence[str], field: str, *, what: str = ""
+) -> None:
+    """Raise a ParamsError naming `field`, the `values` (`what` they are, e.g. "field(s)") that
+    `allowed` lacks, and the allowed ones, unless there are none."""
+    unknown = sorted(set(values) - set(allowed))
+    named = f"{what} {unknown}" if what else str(unknown)
+    check(not unknown, field, f"unknown {named}; allowed: {list(allowed)}")
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:

@@ -28,11 +28,13 @@ from typing import Any
 from abo_vqa.cards import (
     ABO_LICENSE,
     ABO_URL,
+    CardModel,
     card_text,
     is_synthetic_catalogue,
     model_card,
 )
 from abo_vqa.io import InputError, read_csv
+from abo_vqa.report import markdown_table, quantization_markdown
 
 SPLIT_FILES: dict[str, str] = {"train": "train.csv", "validation": "val.csv", "test": "test.csv"}
 """Hugging Face split name → the split stage's file."""
@@ -90,13 +92,11 @@ def dataset_card(
         "---",
     ]
     count_rows = [
-        f"| {name} | {len(rows)} | {len({r['image_id'] for r in rows})} |"
+        [name, str(len(rows)), str(len({r["image_id"] for r in rows}))]
         for name, rows in splits.items()
     ]
     by_type = {name: Counter(r["question_type"] for r in rows) for name, rows in splits.items()}
-    type_rows = [
-        f"| {t} | " + " | ".join(str(by_type[name][t]) for name in splits) + " |" for t in types
-    ]
+    type_rows = [[t, *(str(by_type[name][t]) for name in splits)] for t in types]
     if verification and verification.get("agreement_rate") is not None:
         verified = (
             f"Every pair was answered again from the image alone by {verification['verifier']} "
@@ -128,13 +128,9 @@ def dataset_card(
         f"- Verification: {verified}",
         f"- Question types: {', '.join(types)}.",
         "",
-        "| split | pairs | images |",
-        "|---|---|---|",
-        *count_rows,
+        *markdown_table(["split", "pairs", "images"], count_rows, left=3, words=0),
         "",
-        "| question type | " + " | ".join(splits) + " |",
-        "|---|" + "---|" * len(splits),
-        *type_rows,
+        *markdown_table(["question type", *splits], type_rows, left=len(splits) + 1, words=0),
         "",
         "## Columns",
         "",
@@ -242,28 +238,18 @@ def _metric_rows(final_eval: Mapping[str, Any], method: str) -> list[str]:
             if isinstance(value, Mapping) and "ci_low" in value
         }
     )
-    rows = ["| metric | " + " | ".join(labels) + " |", "|---|" + "---|" * len(models)]
-    for name in names:
-        cells = [_interval(final_eval[m][name]) if name in final_eval[m] else "–" for m in models]
-        rows.append(f"| {name} | " + " | ".join(cells) + " |")
-    return rows
+    rows = [
+        [name, *(_interval(final_eval[m][name]) if name in final_eval[m] else "–" for m in models)]
+        for name in names
+    ]
+    return markdown_table(["metric", *labels], rows, left=len(labels) + 1, words=0)
 
 
 def export_model_card(
-    *,
-    variant: str,
-    family: str,
-    base_model: str,
-    lora: str,
-    max_new_tokens: int,
-    synthetic: bool,
-    final_eval: Mapping[str, Any],
-    quantize: Mapping[str, Any],
+    model: CardModel, *, final_eval: Mapping[str, Any], quantize: Mapping[str, Any]
 ) -> str:
     """The published model card: `cards.model_card` with the test metrics and the quantization
     trade-off table."""
-    from abo_vqa.report import quantization_markdown
-
     method = str(quantize.get("method", "?"))
     metrics = [
         "## Test metrics (mean [95% bootstrap interval])",
@@ -276,13 +262,8 @@ def export_model_card(
         .replace("## Quantization trade-off", "## Quantization trade-off (test split)", 1)
     )
     return model_card(
-        variant=variant,
-        family=family,
-        base_model=base_model,
-        lora=lora,
-        max_new_tokens=max_new_tokens,
-        synthetic=synthetic,
-        quantization_method=method if variant == "quantized" else "",
+        model,
+        quantization_method=method if model.variant == "quantized" else "",
         sections=["\n".join(metrics), trade_off],
     )
 

@@ -70,18 +70,19 @@ def check_lora_targets(
                 f"{model_class}"
             )
     else:
-        missing = unmatched(target_modules, names)
-        if missing:
-            raise ParamsError(
-                "lora.target_modules: "
-                + "; ".join(
-                    f"{t!r} matches no module of {model_class}{_hint(t, names)}" for t in missing
-                )
-            )
-    missing = unmatched(modules_to_save, names)
+        _require_each_matches("lora.target_modules", target_modules, names, model_class)
+    _require_each_matches("lora.modules_to_save", modules_to_save, names, model_class)
+
+
+def _require_each_matches(
+    field: str, wanted: Sequence[str], names: Sequence[str], model_class: str
+) -> None:
+    """Raise ParamsError naming `field` and every name of `wanted` that matches none of
+    `names`, each with the likeliest module meant."""
+    missing = unmatched(wanted, names)
     if missing:
         raise ParamsError(
-            "lora.modules_to_save: "
+            f"{field}: "
             + "; ".join(
                 f"{t!r} matches no module of {model_class}{_hint(t, names)}" for t in missing
             )

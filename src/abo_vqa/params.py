@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from abo_vqa.config import check, load_yaml, parse_section
+from abo_vqa.config import check, check_known, load_yaml, parse_section
 from abo_vqa.metrics.params import MetricsParams
 
 # The generate_qa schema lives beside the QA code; its names are importable from here too.
@@ -60,12 +60,7 @@ class FilterMetadataParams:
     Speed only: the outputs are the same for any value."""
 
     def __post_init__(self) -> None:
-        unknown = sorted(set(self.attributes) - set(SELECTED_ATTRIBUTES))
-        check(
-            not unknown,
-            "filter_metadata.attributes",
-            f"unknown {unknown}; allowed: {list(SELECTED_ATTRIBUTES)}",
-        )
+        check_known(self.attributes, SELECTED_ATTRIBUTES, "filter_metadata.attributes")
         check(
             0 <= self.min_english_attributes <= len(self.attributes),
             "filter_metadata.min_english_attributes",

@@ -64,12 +64,11 @@ def comparison_markdown(
         "Scores in percent. " + ", ".join(f"`{m}`" for m in metrics) + ".",
         "",
     ]
-    lines.append("| model | n | " + " | ".join(metrics) + " |")
-    lines.append("|---|---:|" + "---:|" * len(metrics))
-    for name in names:
-        summary = summaries[name]
-        cells = " | ".join(_cell(summary, m) for m in metrics)
-        lines.append(f"| {name} | {summary.get('n', '')} | {cells} |")
+    rows = [
+        [name, str(summaries[name].get("n", "")), *(_cell(summaries[name], m) for m in metrics)]
+        for name in names
+    ]
+    lines += markdown_table(["model", "n", *metrics], rows, words=0)
 
     types = question_type_counts(summaries, names)
     if types:
@@ -79,12 +78,12 @@ def comparison_markdown(
             "",
             "Every question type of the test split, most questions first; n: its questions.",
             "",
-            "| question type | n | " + " | ".join(names) + " |",
-            "|---|---:|" + "---:|" * len(names),
         ]
-        for question_type, count in types:
-            cells = " | ".join(_type_cell(summaries[name], question_type) for name in names)
-            lines.append(f"| {question_type} | {count} | {cells} |")
+        rows = [
+            [question_type, str(count), *(_type_cell(summaries[n], question_type) for n in names)]
+            for question_type, count in types
+        ]
+        lines += markdown_table(["question type", "n", *names], rows, words=0)
     if significance is not None:
         lines += ["", paired_markdown(significance.paired, significance.settings).rstrip("\n")]
         if significance.vision is not None:
@@ -184,11 +183,11 @@ def comparison_headings(settings: PairedSettings, first: str, second: str) -> li
     return [renamed.get(heading, heading) for heading in COMPARISON_HEADINGS]
 
 
-def _markdown_table(
+def markdown_table(
     headings: Sequence[str], rows: Sequence[Sequence[str]], *, left: int = 1, words: int = 1
 ) -> list[str]:
     """A markdown table whose first `left` and last `words` columns are text (left-aligned)
-    and the others figures (right-aligned)."""
+    and the others figures (right-aligned); a `|` in a cell is escaped."""
     figures = len(headings) - left - words
     lines = [
         "| " + " | ".join(headings) + " |",
@@ -210,7 +209,7 @@ def paired_markdown(
     if not paired:
         return "\n".join([*lines, "No two models were scored on the same questions."]) + "\n"
     overall = [(e["a"], e["b"], *comparison_cells(e)) for e in paired.values()]
-    lines += _markdown_table(
+    lines += markdown_table(
         ["first", "second", *comparison_headings(settings, "first (%)", "second (%)")],
         overall,
         left=2,
@@ -222,7 +221,7 @@ def paired_markdown(
             f"{heading.split()[0]}# {entry['a']} against {entry['b']}, per question type",
             "",
         ]
-        lines += _markdown_table(
+        lines += markdown_table(
             ["question type", *comparison_headings(settings, entry["a"], entry["b"])], rows
         )
     return "\n".join(lines) + "\n"
@@ -295,7 +294,7 @@ def vision_markdown(vision: Mapping[str, Any], settings: PairedSettings) -> str:
         "",
         vision_summary(vision),
         "",
-        *_markdown_table(vision_headings(settings), vision_rows(vision), words=2),
+        *markdown_table(vision_headings(settings), vision_rows(vision), words=2),
     ]
     return "\n".join(lines) + "\n"
 
@@ -436,16 +435,14 @@ def quantization_markdown(quantize_metrics: Mapping[str, Any]) -> str:
     if not rows:
         return "\n".join([*lines, "No variants were measured."]) + "\n"
     columns = quantization_columns(quantize_metrics)
-    lines.append("| " + " | ".join(columns) + " |")
-    lines.append("|---|" + "---:|" * (len(columns) - 1))
+    table_rows = []
     for row in rows:
         name = f"**{row.method}** ({CHOSEN_MARK})" if row.chosen else row.method
         if row.reason is not None:
-            reason = " ".join(row.reason.split()).replace("|", "\\|")
-            cells = [reason] + ["–"] * (len(columns) - 2)
+            table_rows.append([name, " ".join(row.reason.split())] + ["–"] * (len(columns) - 2))
         else:
-            cells = list(row.cells)
-        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+            table_rows.append([name, *row.cells])
+    lines += markdown_table(columns, table_rows, words=0)
     return "\n".join(lines) + "\n"
 
 

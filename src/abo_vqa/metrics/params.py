@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from abo_vqa.config import check
+from abo_vqa.config import check, check_known
 from abo_vqa.metrics.catalog import METRIC_NAMES
 
 PACKAGED_MINILM = "minilm"
@@ -48,8 +48,7 @@ class MetricsParams:
     """Batch size of every model metric."""
 
     def __post_init__(self) -> None:
-        unknown = sorted(set(self.enabled) - set(METRIC_NAMES))
-        check(not unknown, "metrics.enabled", f"unknown {unknown}; allowed: {list(METRIC_NAMES)}")
+        check_known(self.enabled, METRIC_NAMES, "metrics.enabled")
         check(self.bertscore_num_layers > 0, "metrics.bertscore_num_layers", "must be positive")
         check("{answer}" in self.clip_prompt, "metrics.clip_prompt", "must contain {answer}")
         check(self.csns_alpha > 0, "metrics.csns_alpha", "must be positive")

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from abo_vqa.models.base import VQAModel
+from abo_vqa.models.loading import Placement
 from abo_vqa.models.source import reported_hub_failures, require_folder_or_hub_id
 
 FAMILIES: tuple[str, ...] = ("blip", "vilt", "blip2", "instructblip", "chat")
@@ -38,31 +39,26 @@ def load_vqa_model(
         raise ValueError(f"model family {family!r} is not one of {list(FAMILIES)}")
     require_folder_or_hub_id(name_or_path)
     with reported_hub_failures(name_or_path):
-        return _load_family(name_or_path, family, dtype, device, quantization_config)
+        return _load_family(name_or_path, family, Placement(dtype, device, quantization_config))
 
 
-def _load_family(
-    name_or_path: str, family: str, dtype: str, device: str, quantization_config: Any
-) -> VQAModel:
+def _load_family(name_or_path: str, family: str, placement: Placement) -> VQAModel:
+    # Each family's module is imported only when asked for: transformers takes seconds to
+    # import, and importing this package for the VQAModel type should not.
     if family == "blip":
-        # Imported here: transformers takes seconds to import, and importing this package for
-        # the VQAModel type should not.
         from abo_vqa.models.blip import load_blip
 
-        return load_blip(
-            name_or_path, dtype=dtype, device=device, quantization_config=quantization_config
-        )
-    kwargs = {"dtype": dtype, "device": device, "quantization_config": quantization_config}
+        return load_blip(name_or_path, placement)
     if family == "vilt":
         from abo_vqa.models.vilt import load_vilt
 
-        return load_vilt(name_or_path, **kwargs)
+        return load_vilt(name_or_path, placement)
     if family in ("blip2", "instructblip"):
         from abo_vqa.models.prompted import load_prompted
 
-        return load_prompted(name_or_path, family=family, **kwargs)
+        return load_prompted(name_or_path, placement, family=family)
     if family == "chat":
         from abo_vqa.models.chat import load_chat
 
-        return load_chat(name_or_path, **kwargs)
+        return load_chat(name_or_path, placement)
     raise AssertionError(f"family {family!r} has no loader")  # FAMILIES and this list disagree

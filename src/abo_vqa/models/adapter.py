@@ -4,7 +4,7 @@ generation and decoding of the continuation."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -13,7 +13,7 @@ import torch
 from PIL import Image
 
 from abo_vqa.models.base import batched_predict
-from abo_vqa.models.loading import output_head_name, unwrap
+from abo_vqa.models.loading import input_dtype, output_head_name, to_model, unwrap
 
 
 class HFVQAModel:
@@ -36,6 +36,19 @@ class HFVQAModel:
         """Write model and processor so that `load_vqa_model(path)` restores them."""
         self.model.save_pretrained(str(path))
         self.processor.save_pretrained(str(path))
+
+    def processor_inputs(
+        self, images: Sequence[Any], texts: Sequence[str], **options: Any
+    ) -> Mapping[str, Any]:
+        """The processor's padded PyTorch inputs for `images` (in RGB, in the layout the
+        processor wants) and `texts`; `options` are the family's own (padding_side, ...)."""
+        return self.processor(
+            images=images, text=list(texts), padding=True, return_tensors="pt", **options
+        )
+
+    def on_model(self, batch: Mapping[str, Any]) -> dict[str, torch.Tensor]:
+        """`batch`'s tensors on the model's device, floating ones (pixels) in its input dtype."""
+        return to_model(batch, self.device, input_dtype(self.model))
 
     def merge_adapter(self) -> None:
         """Fold the attached PEFT adapter into the weights (the model then loads without peft)."""

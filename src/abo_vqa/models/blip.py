@@ -22,6 +22,7 @@ from abo_vqa.models.base import (
     resolve_device,
     resolve_dtype,
 )
+from abo_vqa.models.loading import Placement
 from abo_vqa.models.vocab import init_rows_from_pieces
 
 # The decoder's output projection shares its weight with the decoder's word embeddings; a LoRA
@@ -303,18 +304,13 @@ def answer_loss_from_image_embeds(
     ).loss
 
 
-def load_blip(
-    name_or_path: str,
-    *,
-    dtype: str = "auto",
-    device: str = "auto",
-    quantization_config: Any = None,
-) -> BlipVQAModel:
+def load_blip(name_or_path: str, placement: Placement) -> BlipVQAModel:
     """Load a BLIP VQA model and its processor from a hub id or a local directory."""
-    target = resolve_device(device)
+    target = resolve_device(placement.device)
     local = Path(name_or_path).is_dir()
     kwargs: dict[str, Any] = {"local_files_only": True} if local else {}
-    load_kwargs: dict[str, Any] = {"dtype": resolve_dtype(dtype, target)}
+    load_kwargs: dict[str, Any] = {"dtype": resolve_dtype(placement.dtype, target)}
+    quantization_config = placement.quantization_config
     if quantization_config is not None:
         # Quantized weights cannot be moved after loading: place them while loading.
         load_kwargs.update(quantization_config=quantization_config, device_map={"": str(target)})

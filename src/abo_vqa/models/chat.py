@@ -19,10 +19,9 @@ from abo_vqa.models.adapter import GenerativeVQAModel
 from abo_vqa.models.base import as_rgb
 from abo_vqa.models.labels import answer_suffix_ids, close_answer_turn, suffix_labels
 from abo_vqa.models.loading import (
+    Placement,
     check_pairs,
-    input_dtype,
     load_pretrained,
-    to_model,
 )
 
 INSTRUCTION = "Answer with one word."
@@ -91,17 +90,15 @@ class ChatVQAModel(GenerativeVQAModel):
     ) -> dict[str, torch.Tensor]:
         """Processor inputs on the model's device for rendered `texts`, one image each."""
         bos = self.tokenizer.bos_token
-        batch = self.processor(
-            images=[[image] for image in as_rgb(images)],
-            text=list(texts),
-            padding=True,
+        batch = self.processor_inputs(
+            [[image] for image in as_rgb(images)],
+            texts,
             padding_side=padding_side,
             # Templates that write BOS themselves must not get a second one (the processor's
             # own apply_chat_template follows the same rule).
             add_special_tokens=not (bos and texts and texts[0].startswith(bos)),
-            return_tensors="pt",
         )
-        return to_model(batch, self.device, input_dtype(self.model))
+        return self.on_model(batch)
 
     def training_batch(
         self, images: Sequence[Image.Image], questions: Sequence[str], answers: Sequence[str]
@@ -119,22 +116,9 @@ class ChatVQAModel(GenerativeVQAModel):
         return batch
 
 
-def load_chat(
-    name_or_path: str,
-    *,
-    dtype: str = "auto",
-    device: str = "auto",
-    quantization_config: Any = None,
-) -> ChatVQAModel:
+def load_chat(name_or_path: str, placement: Placement) -> ChatVQAModel:
     """Load a chat VLM (`AutoModelForImageTextToText`) and its processor."""
     from transformers import AutoModelForImageTextToText, AutoProcessor
 
-    model, processor, inputs_on = load_pretrained(
-        AutoModelForImageTextToText,
-        AutoProcessor,
-        name_or_path,
-        dtype=dtype,
-        device=device,
-        quantization_config=quantization_config,
-    )
-    return ChatVQAModel(model, processor, inputs_on)
+    loaded = load_pretrained(AutoModelForImageTextToText, AutoProcessor, name_or_path, placement)
+    return ChatVQAModel(*loaded)

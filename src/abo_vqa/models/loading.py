@@ -9,12 +9,25 @@ the model is simply loaded there. A local directory never consults the hub.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from abo_vqa.models.base import resolve_device, resolve_dtype
+
+
+@dataclass(frozen=True)
+class Placement:
+    """How a model's weights are loaded, the same for every family's loader."""
+
+    dtype: str = "auto"
+    """"auto", "float32", "bfloat16" or "float16" (see `base.resolve_dtype`)."""
+    device: str = "auto"
+    """"auto" (CUDA when there is one), "cpu", "cuda", "cuda:1", ..."""
+    quantization_config: Any = None
+    """E.g. a transformers BitsAndBytesConfig; None loads the weights unquantized."""
 
 
 def pretrained_kwargs(
@@ -43,18 +56,18 @@ def load_pretrained(
     model_class: Any,
     processor_class: Any,
     name_or_path: str,
-    *,
-    dtype: str = "auto",
-    device: str = "auto",
-    quantization_config: Any = None,
+    placement: Placement,
 ) -> tuple[torch.nn.Module, Any, torch.device]:
     """(model in eval mode, processor, device the inputs go to) from a hub id or a directory."""
     kwargs = pretrained_kwargs(
-        name_or_path, dtype=dtype, device=device, quantization_config=quantization_config
+        name_or_path,
+        dtype=placement.dtype,
+        device=placement.device,
+        quantization_config=placement.quantization_config,
     )
     model = model_class.from_pretrained(name_or_path, **kwargs)
     if "device_map" not in kwargs:
-        model = model.to(resolve_device(device))
+        model = model.to(resolve_device(placement.device))
     model.eval()
     local = {"local_files_only": True} if kwargs.get("local_files_only") else {}
     processor = processor_class.from_pretrained(name_or_path, **local)

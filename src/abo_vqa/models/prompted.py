@@ -19,10 +19,9 @@ from abo_vqa.models.adapter import GenerativeVQAModel
 from abo_vqa.models.base import as_rgb
 from abo_vqa.models.labels import IGNORE_INDEX, answer_suffix_ids, suffix_labels
 from abo_vqa.models.loading import (
+    Placement,
     check_pairs,
-    input_dtype,
     load_pretrained,
-    to_model,
     unwrap,
 )
 
@@ -68,13 +67,7 @@ class PromptedVQAModel(GenerativeVQAModel):
         right-padded whatever `padding_side` is: it is a BERT with absolute positions, and left
         padding would shift them and change its output with the batch.
         """
-        batch = self.processor(
-            images=as_rgb(images),
-            text=list(texts),
-            padding=True,
-            padding_side=padding_side,
-            return_tensors="pt",
-        )
+        batch = self.processor_inputs(as_rgb(images), texts, padding_side=padding_side)
         if "qformer_input_ids" in batch:
             qformer = self.processor.qformer_tokenizer(
                 list(qformer_texts if qformer_texts is not None else texts),
@@ -84,7 +77,7 @@ class PromptedVQAModel(GenerativeVQAModel):
             )
             batch["qformer_input_ids"] = qformer["input_ids"]
             batch["qformer_attention_mask"] = qformer["attention_mask"]
-        return to_model(batch, self.device, input_dtype(self.model))
+        return self.on_model(batch)
 
     def training_batch(
         self, images: Sequence[Image.Image], questions: Sequence[str], answers: Sequence[str]
@@ -119,14 +112,7 @@ class PromptedVQAModel(GenerativeVQAModel):
         return ids if self._encoder_decoder() else super().continuation(ids, batch)
 
 
-def load_prompted(
-    name_or_path: str,
-    *,
-    family: str,
-    dtype: str = "auto",
-    device: str = "auto",
-    quantization_config: Any = None,
-) -> PromptedVQAModel:
+def load_prompted(name_or_path: str, placement: Placement, *, family: str) -> PromptedVQAModel:
     """Load a BLIP-2 (`family="blip2"`) or InstructBLIP (`"instructblip"`) model + processor."""
     from transformers import (
         AutoProcessor,
@@ -141,12 +127,7 @@ def load_prompted(
     if family not in classes:
         raise ValueError(f"prompted model family {family!r} is not one of {list(classes)}")
     model, processor, inputs_on = load_pretrained(
-        classes[family],
-        AutoProcessor,
-        name_or_path,
-        dtype=dtype,
-        device=device,
-        quantization_config=quantization_config,
+        classes[family], AutoProcessor, name_or_path, placement
     )
     if getattr(processor, "num_query_tokens", None) is None:
         # Processors saved before transformers 4.47 carry no query-token count; without it no

@@ -13,6 +13,7 @@ the example still teaches the model to lower its scores. Such answers are counte
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -23,10 +24,10 @@ from PIL import Image
 from abo_vqa.models.adapter import HFVQAModel
 from abo_vqa.models.base import as_rgb
 from abo_vqa.models.loading import (
+    Placement,
     check_pairs,
     input_dtype,
     load_pretrained,
-    to_model,
 )
 
 CLASSIFIER = "classifier"
@@ -91,14 +92,7 @@ class ViltVQAModel(HFVQAModel):
         self, images: Sequence[Image.Image], questions: Sequence[str]
     ) -> dict[str, torch.Tensor]:
         """Token ids, pixels and pixel mask (images of different shapes are padded)."""
-        batch = self.processor(
-            images=as_rgb(images),
-            text=list(questions),
-            padding=True,
-            truncation=True,
-            return_tensors="pt",
-        )
-        return to_model(batch, self.device, input_dtype(self.model))
+        return self.on_model(self.processor_inputs(as_rgb(images), questions, truncation=True))
 
     def training_batch(
         self, images: Sequence[Image.Image], questions: Sequence[str], answers: Sequence[str]
@@ -132,22 +126,11 @@ def head_unquantized(quantization_config: Any) -> Any:
     return kept
 
 
-def load_vilt(
-    name_or_path: str,
-    *,
-    dtype: str = "auto",
-    device: str = "auto",
-    quantization_config: Any = None,
-) -> ViltVQAModel:
+def load_vilt(name_or_path: str, placement: Placement) -> ViltVQAModel:
     """Load a ViLT VQA model and its processor from a hub id or a local directory."""
     from transformers import AutoProcessor, ViltForQuestionAnswering
 
-    model, processor, inputs_on = load_pretrained(
-        ViltForQuestionAnswering,
-        AutoProcessor,
-        name_or_path,
-        dtype=dtype,
-        device=device,
-        quantization_config=head_unquantized(quantization_config),
-    )
-    return ViltVQAModel(model, processor, inputs_on)
+    config = head_unquantized(placement.quantization_config)
+    placement = dataclasses.replace(placement, quantization_config=config)
+    loaded = load_pretrained(ViltForQuestionAnswering, AutoProcessor, name_or_path, placement)
+    return ViltVQAModel(*loaded)

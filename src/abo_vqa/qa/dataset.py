@@ -86,19 +86,9 @@ def build_qa_table(
 
 
 def build_qa_rows(
-    listings: Sequence[Mapping[str, Any]],
-    run: ProviderRun,
-    *,
-    provider: str,
-    question_types: Sequence[str],
-    drop_unrequested_types: bool = False,
+    listings: Sequence[Mapping[str, Any]], run: ProviderRun, **options: Any
 ) -> tuple[list[dict[str, str]], dict[str, Any]]:
-    """The rows and metrics of `build_qa_table` (for callers that need no rejected pairs)."""
-    table = build_qa_table(
-        listings,
-        run,
-        provider=provider,
-        question_types=question_types,
-        drop_unrequested_types=drop_unrequested_types,
-    )
+    """The rows and metrics of `build_qa_table`, which takes the same arguments (for callers
+    that need no rejected pairs)."""
+    table = build_qa_table(listings, run, **options)
     return table.rows, table.metrics

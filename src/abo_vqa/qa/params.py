@@ -12,7 +12,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
-from abo_vqa.config import check
+from abo_vqa.config import check, check_known
 
 QUESTION_TYPES: tuple[str, ...] = (
     "color",
@@ -325,8 +325,7 @@ class CsvImportParams:
     def __post_init__(self) -> None:
         where = "generate_qa.csv.columns"
         allowed = ("image", "question", "answer", "question_type")
-        unknown = sorted(set(self.columns) - set(allowed))
-        check(not unknown, where, f"unknown field(s) {unknown}; allowed: {list(allowed)}")
+        check_known(self.columns, allowed, where, what="field(s)")
         missing = [f for f in ("image", "question", "answer") if not self.columns.get(f)]
         check(not missing, where, f"missing column name(s) for {missing}")
         check(len(self.delimiter) == 1, "generate_qa.csv.delimiter", "must be one character")
@@ -384,12 +383,7 @@ class GenerateQAParams:
     csv: CsvImportParams = field(default_factory=CsvImportParams)
 
     def __post_init__(self) -> None:
-        unknown = sorted(set(self.question_types) - set(QUESTION_TYPES))
-        check(
-            not unknown,
-            "generate_qa.question_types",
-            f"unknown {unknown}; allowed: {list(QUESTION_TYPES)}",
-        )
+        check_known(self.question_types, QUESTION_TYPES, "generate_qa.question_types")
         check(self.questions_per_image > 0, "generate_qa.questions_per_image", "must be positive")
         check(
             self.max_cost_usd is None or self.max_cost_usd >= 0,

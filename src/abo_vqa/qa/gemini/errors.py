@@ -12,10 +12,12 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from abo_vqa.qa.remote.errors import Failure, FailureKind, Redactor
+from abo_vqa.qa.remote.errors import Failure, FailureKind, Redactor, status_kind
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d*)?)s\s*$")
 _MAX_MESSAGE_CHARS = 300
+_TRANSIENT_4XX = (408, 499)
+"""Request timeout, and 499 CANCELLED (the request was cut off on its way)."""
 
 
 def parse_duration_s(text: Any) -> float | None:
@@ -89,12 +91,6 @@ def classify_http_error(code: int, body: Any, redact: Redactor) -> Failure:
         if _is_daily_quota(message, _quota_violations(details)):
             return failure(FailureKind.DAILY_QUOTA)
         return failure(FailureKind.RATE_LIMITED)
-    if code == 401 or (code == 400 and _is_invalid_key(message, details)):
+    if code == 400 and _is_invalid_key(message, details):
         return failure(FailureKind.KEY_INVALID)
-    if code == 403:
-        return failure(FailureKind.KEY_DENIED)
-    if code == 404:
-        return failure(FailureKind.NOT_FOUND)
-    if code in (408, 499) or code >= 500:
-        return failure(FailureKind.TRANSIENT)
-    return failure(FailureKind.REJECTED)
+    return failure(status_kind(code, transient=_TRANSIENT_4XX))

@@ -14,11 +14,20 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from abo_vqa.qa.remote.errors import Failure, FailureKind, ProviderConfigError, Redactor
+from abo_vqa.qa.remote.errors import (
+    Failure,
+    FailureKind,
+    ProviderConfigError,
+    Redactor,
+    status_kind,
+)
 
 _MAX_MESSAGE_CHARS = 300
 
 # 429 codes that will not clear within minutes: the account is out of credit or over its quota.
+_TRANSIENT_4XX = (408, 409)
+"""Request timeout, and 409 (a lock conflict on the server's side that OpenAI's own client
+also asks again)."""
 _HARD_QUOTA_CODES = frozenset({"insufficient_quota", "billing_hard_limit_reached"})
 
 
@@ -76,15 +85,7 @@ def classify_chat_error(
         return failure(
             FailureKind.DAILY_QUOTA if code in _HARD_QUOTA_CODES else FailureKind.RATE_LIMITED
         )
-    if status == 401:
-        return failure(FailureKind.KEY_INVALID)
-    if status == 403:
-        return failure(FailureKind.KEY_DENIED)
-    if status == 404:
-        return failure(FailureKind.NOT_FOUND)
-    if status in (408, 409) or status >= 500:
-        return failure(FailureKind.TRANSIENT)
-    return failure(FailureKind.REJECTED)
+    return failure(status_kind(status, transient=_TRANSIENT_4XX))
 
 
 def refuses_structured_output(failure: Failure) -> bool:

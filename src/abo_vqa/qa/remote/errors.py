@@ -18,7 +18,7 @@ from __future__ import annotations
 import enum
 import json
 import socket
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,6 +109,24 @@ class FailureKind(enum.Enum):
     """404: the model or endpoint does not exist: stop the run."""
     REJECTED = "rejected"
     """Any other 4xx: this request is refused (e.g. an image the API cannot read)."""
+
+
+_STATUS_KINDS: dict[int, FailureKind] = {
+    401: FailureKind.KEY_INVALID,
+    403: FailureKind.KEY_DENIED,
+    404: FailureKind.NOT_FOUND,
+}
+
+
+def status_kind(status: int, transient: Collection[int]) -> FailureKind:
+    """What an HTTP error status means on every provider, 429 aside (whose meaning depends on
+    which quota the server names): `transient` holds the provider's 4xx statuses worth asking
+    again; every 5xx is transient too."""
+    if status in _STATUS_KINDS:
+        return _STATUS_KINDS[status]
+    if status in transient or status >= 500:
+        return FailureKind.TRANSIENT
+    return FailureKind.REJECTED
 
 
 KEY_DROP_REASONS: dict[FailureKind, str] = {
