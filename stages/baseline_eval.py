@@ -4,15 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from abo_vqa import abo
-from abo_vqa.evaluate import (
-    PREDICTION_COLUMNS,
-    ModelPredictor,
-    PriorBaseline,
-    QuestionOnlyBaseline,
-    evaluate_all,
-    read_test_split,
-)
+from abo_vqa import abo, evaluate
 from abo_vqa.io import read_csv, write_csv, write_json
 from abo_vqa.metrics.scorer import Scorer
 from abo_vqa.models import load_vqa_model
@@ -28,13 +20,13 @@ def main() -> None:
     )
     train_rows = read_csv(args.splits / "train.csv", required=QA_COLUMNS)
     images_root = abo.images_dir(params.data.abo_root)
-    test_rows, images = read_test_split(args.splits, images_root)
+    test_rows, images = evaluate.read_test_split(args.splits, images_root)
 
     vqa_model = load_vqa_model(
         params.model.base, family=params.model.family, dtype=params.model.dtype
     )
     predictors = {
-        "base": ModelPredictor(
+        "base": evaluate.ModelPredictor(
             vqa_model,
             images,
             batch_size=params.eval.batch_size,
@@ -42,18 +34,20 @@ def main() -> None:
         )
     }
     if "prior" in params.eval.baselines:
-        predictors["prior"] = PriorBaseline(train_rows)
+        predictors["prior"] = evaluate.PriorBaseline(train_rows)
     if "question_only" in params.eval.baselines:
-        predictors["question_only"] = QuestionOnlyBaseline(train_rows, seed=params.split.seed)
+        predictors["question_only"] = evaluate.QuestionOnlyBaseline(
+            train_rows, seed=params.split.seed
+        )
 
-    results = evaluate_all(
+    results = evaluate.evaluate_all(
         predictors,
         test_rows,
         scorer=Scorer(params.metrics, postprocess=params.answers.postprocess),
         images_root=images_root,
     )
     for name, (table, summary) in results.items():
-        write_csv(args.predictions / f"{name}.csv", table, PREDICTION_COLUMNS)
+        write_csv(args.predictions / f"{name}.csv", table, evaluate.PREDICTION_COLUMNS)
         log.info(
             "%s: exact match %.3f on %d test questions",
             name,

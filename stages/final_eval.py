@@ -10,15 +10,8 @@ from __future__ import annotations
 
 import logging
 
-from abo_vqa import abo
+from abo_vqa import abo, final_eval
 from abo_vqa.evaluate import PREDICTION_COLUMNS, read_test_split
-from abo_vqa.final_eval import (
-    build_reports,
-    evaluate_final_models,
-    paired_statistics,
-    report_context,
-    significance_json,
-)
 from abo_vqa.io import read_csv, read_json, write_csv, write_json
 from abo_vqa.stage import run_stage, stage_arguments
 
@@ -45,7 +38,7 @@ def main() -> None:
     )
     images_root = abo.images_dir(params.data.abo_root)
     test_rows, images = read_test_split(args.splits, images_root)
-    results = evaluate_final_models(
+    results = final_eval.evaluate_final_models(
         params,
         test_rows,
         adapter=args.adapter,
@@ -65,19 +58,19 @@ def main() -> None:
         },
         **{name: table for name, (table, _) in results.items()},
     }
-    statistics = paired_statistics(tables, params.metrics)
+    statistics = final_eval.paired_statistics(tables, params.metrics)
     for key, entry in statistics.paired.items():
         log.info("%s: %+.1f points, p %.3g, %s", key, 100 * entry["delta"], entry["p_value"],
                  entry["verdict"])  # fmt: skip
-    write_json(args.metrics, {**summaries, **significance_json(statistics)})
+    write_json(args.metrics, {**summaries, **final_eval.significance_json(statistics)})
 
-    reports = build_reports(
+    reports = final_eval.build_reports(
         {**baseline_summaries, **summaries},
         finetuned_predictions=results["finetuned"][0],
         base_predictions=tables["base"],
         images=images,
         quantization=read_json(args.quantize_metrics),
-        context=report_context(params, len(test_rows), len(images)),
+        context=final_eval.report_context(params, len(test_rows), len(images)),
         postprocess=params.answers.postprocess,
         significance=statistics,
     )

@@ -6,7 +6,7 @@ import logging
 import shutil
 from collections.abc import Sequence
 
-from abo_vqa import abo
+from abo_vqa import abo, quantize
 from abo_vqa.cards import write_pipeline_card
 from abo_vqa.evaluate import ModelPredictor, evaluate_predictions, read_test_split
 from abo_vqa.io import write_json
@@ -14,14 +14,6 @@ from abo_vqa.metrics.params import MetricsParams
 from abo_vqa.metrics.scorer import Scorer
 from abo_vqa.models import load_vqa_model
 from abo_vqa.models.lora import attach_adapter
-from abo_vqa.quantize import (
-    directory_size,
-    load_variant,
-    measure_variants,
-    merge_adapter,
-    timing_device,
-    weight_bytes,
-)
 from abo_vqa.stage import run_stage, stage_arguments
 
 log = logging.getLogger("quantize")
@@ -54,17 +46,17 @@ def main() -> None:
     base = load_vqa_model(params.model.base, family=family, dtype="float32")
     adapter = attach_adapter(base, args.adapter)
     adapter_answers = answer(adapter)
-    merged = merge_adapter(adapter)
+    merged = quantize.merge_adapter(adapter)
     shutil.rmtree(args.merged, ignore_errors=True)
     merged.save(args.merged)
     write_pipeline_card(args.merged, "merged", params)
 
-    quantized = load_variant(args.merged, params.quantize, family)
+    quantized = quantize.load_variant(args.merged, params.quantize, family)
     shutil.rmtree(args.out, ignore_errors=True)
     quantized.save(args.out)
     write_pipeline_card(args.out, "quantized", params)
 
-    variants = measure_variants(
+    variants = quantize.measure_variants(
         args.merged,
         params.quantize,
         family=family,
@@ -78,16 +70,16 @@ def main() -> None:
     metrics = {
         "method": params.quantize.method,
         "double_quant": params.quantize.double_quant,
-        "merged_bytes": directory_size(args.merged),
-        "quantized_bytes": directory_size(args.out),
-        "merged_weight_bytes": weight_bytes(args.merged),
-        "quantized_weight_bytes": weight_bytes(args.out),
+        "merged_bytes": quantize.directory_size(args.merged),
+        "quantized_bytes": quantize.directory_size(args.out),
+        "merged_weight_bytes": quantize.weight_bytes(args.merged),
+        "quantized_weight_bytes": quantize.weight_bytes(args.out),
         "test_questions": len(test_rows),
         **(
             {
                 "latency_batch_size": min(params.quantize.latency_batch_size, len(test_rows)),
                 "latency_rounds": params.quantize.latency_rounds,
-                "timing_device": timing_device(),
+                "timing_device": quantize.timing_device(),
             }
             if timed
             else {}

@@ -6,19 +6,10 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from abo_vqa import abo
+from abo_vqa import abo, split
 from abo_vqa.image_hash import NearDuplicateRule
 from abo_vqa.io import read_csv, write_csv, write_json
 from abo_vqa.qa.base import QA_COLUMNS
-from abo_vqa.split import (
-    SPLIT_NAMES,
-    assign_splits,
-    image_paths,
-    near_duplicate_pairs,
-    near_duplicate_report,
-    sign_images,
-    split_metrics,
-)
 from abo_vqa.stage import run_stage, stage_arguments
 
 log = logging.getLogger("split")
@@ -35,15 +26,15 @@ def main() -> None:
     images, pairs = None, []
     if params.near_duplicates:
         images_root = abo.images_dir(all_params.data.abo_root)
-        images = sign_images(image_paths(rows), images_root, args.qa)
-        pairs = near_duplicate_pairs(images, rule)
-    assignment = assign_splits(rows, fractions, params.seed, pairs)
-    for name in SPLIT_NAMES:
+        images = split.sign_images(split.image_paths(rows), images_root, args.qa)
+        pairs = split.near_duplicate_pairs(images, rule)
+    assignment = split.assign_splits(rows, fractions, params.seed, pairs)
+    for name in split.SPLIT_NAMES:
         members = [row for row, split in zip(rows, assignment, strict=True) if split == name]
         write_csv(args.out / f"{name}.csv", members, QA_COLUMNS)
-    metrics = split_metrics(rows, assignment)
+    metrics = split.split_metrics(rows, assignment)
     metrics["near_duplicates"] = (
-        near_duplicate_report(images, rows, assignment, pairs, rule)
+        split.near_duplicate_report(images, rows, assignment, pairs, rule)
         if images is not None
         else {"skipped": "split.near_duplicate_max_distance is negative (off)"}
     )
@@ -51,7 +42,7 @@ def main() -> None:
     log.info(
         "split %d pairs: %s",
         len(rows),
-        ", ".join(f"{n} {metrics[n]['pairs']}" for n in SPLIT_NAMES),
+        ", ".join(f"{n} {metrics[n]['pairs']}" for n in split.SPLIT_NAMES),
     )
     report_near_duplicates(metrics["near_duplicates"], args.metrics)
 

@@ -13,7 +13,7 @@ from contextlib import nullcontext
 
 from dvclive import Live
 
-from abo_vqa import abo
+from abo_vqa import abo, train
 from abo_vqa.cards import write_pipeline_card
 from abo_vqa.evaluate import load_images
 from abo_vqa.io import read_csv, write_json
@@ -22,17 +22,6 @@ from abo_vqa.models.lora import bnb_config
 from abo_vqa.params import QuantizeParams
 from abo_vqa.qa.base import QA_COLUMNS
 from abo_vqa.stage import run_stage, stage_arguments
-from abo_vqa.train import (
-    QADataset,
-    ValAnswering,
-    finish_run,
-    is_main_process,
-    prepare_checkpoints,
-    replay_history,
-    run_fingerprint,
-    save_adapter,
-    train_lora,
-)
 
 log = logging.getLogger("train_lora")
 
@@ -45,10 +34,10 @@ def main() -> None:
     train_files = [args.splits / "train.csv", args.splits / "val.csv"]
     train_rows, val_rows = (read_csv(path, required=QA_COLUMNS) for path in train_files)
     images = load_images([*train_rows, *val_rows], images_root)
-    resume_from = prepare_checkpoints(
+    resume_from = train.prepare_checkpoints(
         args.checkpoints,
         args.live,
-        run_fingerprint(params, train_files),
+        train.run_fingerprint(params, train_files),
         resume=params.train.resume,
     )
 
@@ -67,7 +56,7 @@ def main() -> None:
     # project's dvc.yaml (doubling the plots) and warn. Only the main process opens DVCLive:
     # another one's Live would clear the plots as it starts (wiping a resumed run's replayed
     # history) and rewrite the summary as it ends.
-    main_process = is_main_process()
+    main_process = train.is_main_process()
     live_or_none = (
         Live(dir=str(args.live), dvcyaml=False, save_dvc_exp=False, report=None)
         if main_process
@@ -75,24 +64,24 @@ def main() -> None:
     )
     with live_or_none as live:
         if resume_from and main_process:
-            replay_history(live, resume_from)
-        result = train_lora(
+            train.replay_history(live, resume_from)
+        result = train.train_lora(
             vqa_model,
-            QADataset(train_rows, images),
-            QADataset(val_rows, images),
+            train.QADataset(train_rows, images),
+            train.QADataset(val_rows, images),
             lora=params.lora,
             train=params.train,
             checkpoint_dir=args.checkpoints,
             resume_from=resume_from,
             live=live,
-            answering=ValAnswering(params.model.max_new_tokens, params.answers.postprocess),
+            answering=train.ValAnswering(params.model.max_new_tokens, params.answers.postprocess),
         )
-    if not is_main_process():
+    if not train.is_main_process():
         return
-    save_adapter(result, args.adapter)
+    train.save_adapter(result, args.adapter)
     write_pipeline_card(args.adapter, "adapter", params)
     write_json(args.metrics, result.metrics)
-    finish_run(args.checkpoints)
+    train.finish_run(args.checkpoints)
     log.info(
         "trained %d steps; best eval loss %s; %d/%d parameters trainable; %d tokens added",
         result.metrics["steps"],
