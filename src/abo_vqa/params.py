@@ -202,6 +202,9 @@ class TrainParams:
     """Trade compute for memory (large models on small GPUs)."""
     quantize_base: Literal["none", "nf4", "int8"] = "none"
     """QLoRA: load the frozen base in 4-bit NF4 (double quant) or 8-bit and train LoRA on top."""
+    blank_image_rate: float = 0.0
+    """Share of training pairs shown with a blank image (their picture's size and mean colour),
+    so that the model learns what the question alone says as well (abo_vqa.blank_images)."""
     question_word_min_count: int = 3
     """Words of the training questions seen at least this often become tokens of their own
     (trained beside the LoRA weights) when the base tokenizer splits them, as every answer word
@@ -221,6 +224,7 @@ class TrainParams:
         check(self.eval_steps > 0, "train.eval_steps", "must be positive")
         check(0 <= self.warmup_ratio < 1, "train.warmup_ratio", "must be in [0, 1)")
         check(self.warmup_steps >= 0, "train.warmup_steps", "must be >= 0")
+        check(0 <= self.blank_image_rate < 1, "train.blank_image_rate", "must be in [0, 1)")
         check(
             self.early_stopping_patience >= 0,
             "train.early_stopping_patience",

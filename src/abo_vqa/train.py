@@ -41,6 +41,7 @@ from transformers import EarlyStoppingCallback, Trainer, TrainerCallback, Traini
 from transformers.trainer_utils import get_last_checkpoint
 
 from abo_vqa.answers import PostprocessMode
+from abo_vqa.blank_images import with_blank_images
 from abo_vqa.checkpoint_choice import EXACT_MATCH_KEY, ValExactMatch
 from abo_vqa.lora_targets import check_lora_targets
 from abo_vqa.models.base import VQAModel
@@ -442,6 +443,12 @@ def train_lora(
     `answering` answers the val questions when they pick the checkpoint (`train.best_by`).
     """
     torch.manual_seed(train.seed)
+    if train.blank_image_rate > 0:
+        train_dataset = QADataset(
+            *with_blank_images(
+                train_dataset.rows, train_dataset.images, train.blank_image_rate, train.seed
+            )
+        )
     wrapped = wrap_for_training(vqa_model, train_dataset.rows, lora, train)
     args = training_arguments(train, checkpoint_dir, len(train_dataset))
     callbacks = training_callbacks(

@@ -19,8 +19,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from PIL import Image, ImageStat
+from PIL import Image
 
+from abo_vqa.blank_images import blank_image
 from abo_vqa.paired import BETTER, PairedSettings, Row, align_questions, compare_tables
 
 USES_IMAGE = "uses the image"
@@ -29,13 +30,6 @@ INCONCLUSIVE = "inconclusive"
 
 BLANK_SUFFIX = "_blank"
 """The blank-image run of model M is named M + BLANK_SUFFIX (finetuned_blank)."""
-
-
-def blank_image(image: Image.Image) -> Image.Image:
-    """An RGB image of `image`'s size in one colour: its mean colour, rounded."""
-    rgb = image if image.mode == "RGB" else image.convert("RGB")
-    mean = tuple(round(channel) for channel in ImageStat.Stat(rgb).mean)
-    return Image.new("RGB", rgb.size, mean)
 
 
 class BlankImages(Mapping[str, Image.Image]):
