@@ -44,3 +44,34 @@ def test_a_fixed_share_of_pairs_is_blanked_the_same_way_every_time():
 def test_the_rate_must_be_a_share(rate):
     with pytest.raises(ParamsError, match=r"train\.blank_image_rate: must be in \[0, 1\)"):
         TrainParams(blank_image_rate=rate)
+
+
+def test_train_lora_trains_on_the_pairs_with_their_blanks(monkeypatch, tmp_path):
+    import abo_vqa.train
+    from abo_vqa.params import LoraParams
+    from abo_vqa.train import QADataset, train_lora
+
+    trained_on = []
+
+    class Stop(Exception):
+        pass
+
+    def run_trainer(vqa_model, args, datasets, **options):
+        trained_on.append(datasets[0])
+        raise Stop
+
+    monkeypatch.setattr(abo_vqa.train, "wrap_for_training", lambda *args: None)
+    monkeypatch.setattr(abo_vqa.train, "training_callbacks", lambda *args, **kwargs: [])
+    monkeypatch.setattr(abo_vqa.train, "run_trainer", run_trainer)
+    rows = [{"image_id": f"img{i % 5}", "question": f"question {i}", "answer": "red"}
+            for i in range(100)]  # fmt: skip
+    images = {f"img{i}": _picture() for i in range(5)}
+    with pytest.raises(Stop):
+        train_lora(
+            None, QADataset(rows, images), QADataset(rows, images), lora=LoraParams(),
+            train=TrainParams(blank_image_rate=0.3, precision="fp32"), checkpoint_dir=tmp_path,
+        )  # fmt: skip
+    [dataset] = trained_on
+    blanked = [row["image_id"] for row in dataset.rows if row["image_id"].endswith(BLANK_SUFFIX)]
+    assert 15 <= len(blanked) <= 45
+    assert all(dataset.images[image_id].getextrema()[0] == (100, 100) for image_id in blanked)
