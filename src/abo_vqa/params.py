@@ -202,7 +202,7 @@ class TrainParams:
     """Trade compute for memory (large models on small GPUs)."""
     quantize_base: Literal["none", "nf4", "int8"] = "none"
     """QLoRA: load the frozen base in 4-bit NF4 (double quant) or 8-bit and train LoRA on top."""
-    blank_image_rate: float = 0.2
+    blank_image_rate: float = 0.0
     """Share of training pairs shown with a blank image (their picture's size and mean colour),
     so that the model learns what the question alone says as well (abo_vqa.blank_images)."""
     question_word_min_count: int = 3
