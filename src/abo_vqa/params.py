@@ -174,7 +174,7 @@ class LoraParams:
 @dataclass(frozen=True)
 class TrainParams:
     learning_rate: float = 1e-3
-    epochs: float = 10.0
+    epochs: float = 20.0
     max_steps: int = -1
     """Overrides epochs when positive."""
     batch_size: int = 32
@@ -190,10 +190,11 @@ class TrainParams:
     eval_steps: int = 50
     """Evaluate on val and save a checkpoint every this many optimizer steps."""
     save_total_limit: int = 2
-    best_by: Literal["loss", "exact_match"] = "loss"
-    """What picks the checkpoint kept at the end (and what early stopping watches): the val
-    loss, or the exact match of the model's greedy val answers (the figure final_eval reports;
-    costs one pass of answering the val split per evaluation)."""
+    best_by: Literal["loss", "exact_match"] = "exact_match"
+    """What picks the checkpoint kept at the end (and what early stopping watches): the exact
+    match of the model's greedy val answers (the figure final_eval reports; costs one pass of
+    answering the val split per evaluation), or the val loss, which bottoms out early where
+    answers come from what the question gives away and keeps those answers unlearnt."""
     early_stopping_patience: int = 0
     """Stop after this many evaluations without a better `best_by` figure; 0 = never stop."""
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
