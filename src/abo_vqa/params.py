@@ -193,8 +193,8 @@ class TrainParams:
     best_by: Literal["loss", "exact_match"] = "exact_match"
     """What picks the checkpoint kept at the end (and what early stopping watches): the exact
     match of the model's greedy val answers (the figure final_eval reports; costs one pass of
-    answering the val split per evaluation), or the val loss, which bottoms out early where
-    answers come from what the question gives away and keeps those answers unlearnt."""
+    answering the val split per evaluation), or the val loss, which can bottom out long before
+    the share of right answers stops growing (docs/training.md)."""
     early_stopping_patience: int = 0
     """Stop after this many evaluations without a better `best_by` figure; 0 = never stop."""
     precision: Literal["auto", "fp32", "bf16", "fp16"] = "auto"
