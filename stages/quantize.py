@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import logging
 import shutil
-from collections.abc import Sequence
 
 from abo_vqa import abo, quantize
 from abo_vqa.cards import write_pipeline_card
-from abo_vqa.evaluate import ModelPredictor, evaluate_predictions, read_test_split
+from abo_vqa.evaluate import read_test_split
 from abo_vqa.io import write_json
-from abo_vqa.metrics.params import MetricsParams
-from abo_vqa.metrics.scorer import Scorer
 from abo_vqa.models import load_vqa_model
 from abo_vqa.models.lora import attach_adapter
 from abo_vqa.stage import run_stage, stage_arguments
@@ -25,27 +22,10 @@ def main() -> None:
     )
     family = params.model.family
     test_rows, images = read_test_split(args.splits, abo.images_dir(params.data.abo_root))
-    scorer = Scorer(
-        MetricsParams(enabled=("exact_match",), bootstrap_samples=1),
-        postprocess=params.answers.postprocess,
-    )
-
-    def answer(vqa_model: object) -> list[str]:
-        predictor = ModelPredictor(
-            vqa_model,
-            images,
-            batch_size=params.eval.batch_size,
-            max_new_tokens=params.model.max_new_tokens,
-        )
-        return predictor.predict_rows(test_rows)
-
-    def exact_match(answers: Sequence[str]) -> float:
-        _, summary = evaluate_predictions(test_rows, answers, scorer=scorer)
-        return summary["exact_match"]["mean"]
-
+    probe = quantize.ExactMatchProbe.from_params(test_rows, images, params)
     base = load_vqa_model(params.model.base, family=family, dtype="float32")
     adapter = attach_adapter(base, args.adapter)
-    adapter_answers = answer(adapter)
+    adapter_answers = probe.answers(adapter)
     merged = quantize.merge_adapter(adapter)
     shutil.rmtree(args.merged, ignore_errors=True)
     merged.save(args.merged)
@@ -57,14 +37,7 @@ def main() -> None:
     write_pipeline_card(args.out, "quantized", params)
 
     variants = quantize.measure_variants(
-        args.merged,
-        params.quantize,
-        family=family,
-        rows=test_rows,
-        images=images,
-        answer=answer,
-        exact_match=exact_match,
-        adapter_answers=adapter_answers,
+        args.merged, params.quantize, family=family, probe=probe, adapter_answers=adapter_answers
     )
     timed = params.quantize.latency_rounds > 0
     metrics = {

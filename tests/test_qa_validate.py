@@ -150,32 +150,43 @@ def test_types_outside_the_runs_selection_are_rejected_only_when_asked():
     assert [p.question_type for p in accepted] == ["color", "other"] and not rejected
 
 
-# Wordings of real LLM curations that the eight built-in types used to drop.
-@pytest.mark.parametrize(
-    ("question", "answer", "question_type"),
-    [
-        ("What is the type of shoe shown", "sandal", "product_type"),
-        ("What is the type of closure on the boots", "buckle", "product_type"),
-        ("What is the apparent texture of the sofa fabric", "velvet", "texture"),
-        ("What is the texture of the fabric", "woven", "texture"),
-        ("What finish does the lamp have?", "brushed", "texture"),
-        ("What size is the bed", "queen", "size"),
-        ("What metal appears to be used", "silver", "material"),
-        ("What type of wood is the table made of?", "oak", "material"),
-        ("What word is written on the label", "coffee", "text"),
-        ("What brand name appears on the tag", "acme", "text"),
-        ("What name is embroidered on the pillow?", "emma", "text"),
-        ("What animal is depicted", "owl", "other"),
-        ("What is attached to the backpack?", "keychain", "other"),
-        ("What room is the lamp meant for?", "bedroom", "other"),
-        ("Is the suitcase hard or soft", "soft", "choice"),
-        ("Is the surface matte or shiny", "shiny", "choice"),
-        ("Is the chaise on the left or right", "right", "choice"),
-        ("Which side is the handle on, left or right?", "left", "choice"),
-        ("Is the shade white or light gray?", "gray", "choice"),
-        ("Is there a lid or not?", "yes", "yes_no"),
-    ],
-)
+# Untyped wordings (curated CSVs rarely carry a type), many from real LLM curations that the eight
+# built-in types used to drop, with a plausible answer and the type the project gives them.
+UNTYPED_WORDINGS = [
+    ("What is the type of shoe shown", "sandal", "product_type"),
+    ("What is the type of closure on the boots", "buckle", "product_type"),
+    ("What is the apparent texture of the sofa fabric", "velvet", "texture"),
+    ("What is the texture of the fabric", "woven", "texture"),
+    ("What finish does the lamp have?", "brushed", "texture"),
+    ("What size is the bed", "queen", "size"),
+    ("What metal appears to be used", "silver", "material"),
+    ("What type of wood is the table made of?", "oak", "material"),
+    ("What word is written on the label", "coffee", "text"),
+    ("What brand name appears on the tag", "acme", "text"),
+    ("What name is embroidered on the pillow?", "emma", "text"),
+    ("What animal is depicted", "owl", "other"),
+    ("What is attached to the backpack?", "keychain", "other"),
+    ("What room is the lamp meant for?", "bedroom", "other"),
+    ("Is the suitcase hard or soft", "soft", "choice"),
+    ("Is the surface matte or shiny", "shiny", "choice"),
+    ("Is the chaise on the left or right", "right", "choice"),
+    ("Which side is the handle on, left or right?", "left", "choice"),
+    ("Is the shade white or light gray?", "gray", "choice"),
+    ("Is there a lid or not?", "yes", "yes_no"),
+    ("Is the sofa blue?", "no", "yes_no"),
+    ("How many drawers does it have?", "3", "count"),
+    ("What colour is the mug?", "red", "color"),
+    ("What is the table made of?", "wood", "material"),
+    ("What pattern is on the rug?", "striped", "pattern"),
+    ("What shape is the mirror?", "round", "shape"),
+    ("What style is this lamp?", "modern", "style"),
+    ("What kind of furniture is this?", "chair", "product_type"),
+    ("What color is the text on the label?", "black", "color"),  # colour before text
+    ("Describe the photo.", "chair", "other"),
+]
+
+
+@pytest.mark.parametrize(("question", "answer", "question_type"), UNTYPED_WORDINGS)
 def test_every_good_question_is_kept_whatever_its_type(question, answer, question_type):
     accepted, rejected = validate_pairs([pair(question, answer, "")])
     assert not rejected
@@ -228,27 +239,8 @@ def test_question_type_aliases(label, canonical):
     assert canonical_question_type(label) == canonical
 
 
-@pytest.mark.parametrize(
-    ("question", "question_type"),
-    [
-        ("Is the sofa blue?", "yes_no"),
-        ("How many drawers does it have?", "count"),
-        ("What colour is the mug?", "color"),
-        ("What is the table made of?", "material"),
-        ("What pattern is on the rug?", "pattern"),
-        ("What shape is the mirror?", "shape"),
-        ("What style is this lamp?", "style"),
-        ("What kind of furniture is this?", "product_type"),
-        ("What is the type of shoe shown", "product_type"),
-        ("Is the suitcase hard or soft?", "choice"),
-        ("What is the apparent texture of the sofa fabric", "texture"),
-        ("What size is the bed", "size"),
-        ("What word is written on the label", "text"),
-        ("What color is the text on the label?", "color"),
-        ("Describe the photo.", "other"),
-    ],
-)
-def test_a_missing_type_is_inferred_from_the_question(question, question_type):
+@pytest.mark.parametrize(("question", "answer", "question_type"), UNTYPED_WORDINGS)
+def test_a_missing_type_is_inferred_from_the_question(question, answer, question_type):
     assert infer_question_type(question) == question_type
 
 

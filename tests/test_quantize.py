@@ -129,6 +129,18 @@ ROWS = [{"image_id": f"img-{i}", "question": f"what color is {i}?"} for i in ran
 IMAGES = {row["image_id"]: object() for row in ROWS}
 
 
+class FakeProbe:
+    """Each variant's answers are ANSWERS[method], scored as SCORES says."""
+
+    rows, images = ROWS, IMAGES
+
+    def answers(self, vqa_model):
+        return ANSWERS[vqa_model.method]
+
+    def exact_match(self, answers):
+        return {tuple(ANSWERS[m]): SCORES[m] for m in ("nf4", "none")}[tuple(answers)]
+
+
 @pytest.fixture
 def predict_calls(monkeypatch) -> list[str]:
     """The variants' predict calls in order; loading "int8" fails like a missing kernel."""
@@ -147,16 +159,8 @@ def measure(method="nf4", compare=("none", "nf4", "int8", "bf16"), rounds=3):
     params = QuantizeParams(
         method=method, compare=compare, latency_rounds=rounds, latency_batch_size=2
     )
-    scores = {tuple(ANSWERS[m]): SCORES[m] for m in ("nf4", "none")}
     return measure_variants(
-        Path("unused"),
-        params,
-        family="blip",
-        rows=ROWS,
-        images=IMAGES,
-        answer=lambda vqa_model: ANSWERS[vqa_model.method],
-        exact_match=lambda answers: scores[tuple(answers)],
-        adapter_answers=ADAPTER_ANSWERS,
+        Path("unused"), params, family="blip", probe=FakeProbe(), adapter_answers=ADAPTER_ANSWERS
     )
 
 

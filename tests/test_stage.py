@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from abo_vqa.io import InputError
+from abo_vqa.io import InputError, read_json
 from abo_vqa.stage import INPUT_ERROR_EXIT_STATUS, report_input_errors, run_stage
 
 REPO = Path(__file__).resolve().parents[1]
@@ -38,6 +38,13 @@ def test_a_malformed_input_file_is_named_without_a_traceback(tmp_path):
     assert result.returncode == INPUT_ERROR_EXIT_STATUS
     assert "Traceback" not in result.stderr
     assert "qa.csv: missing column(s)" in result.stderr
+
+
+def test_malformed_json_is_named_with_its_line_and_column(tmp_path):
+    path = tmp_path / "metrics.json"
+    path.write_text('{\n  "exact_match": 0.5,\n  "bleu": \n}\n', encoding="utf-8")
+    with pytest.raises(InputError, match=r"metrics\.json:4:1: not valid JSON \(Expecting value\)"):
+        read_json(path)
 
 
 def test_a_bug_keeps_its_traceback():

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from abo_vqa.abo import images_dir
-from abo_vqa.io import InputError
+from abo_vqa.io import InputError, read_json
 from abo_vqa.stage import ArgumentParser, report_input_errors
 
 GET_MODEL = (
@@ -353,14 +353,12 @@ def _curator(params) -> tuple[str, str]:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    import json
-
     from abo_vqa.params import load_params
 
-    def read_json(path: str) -> dict:
+    def read_metrics(path: str) -> dict:
         try:
-            return json.loads(Path(path).read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as error:
+            return read_json(path)
+        except OSError as error:
             raise InputError(f"{path}: cannot read metrics ({error})") from None
 
     params = load_params(args.params)
@@ -374,7 +372,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             images_dir(params.data.abo_root),
             provider=provider,
             model=model,
-            verification=read_json(args.qa_metrics).get("verification"),
+            verification=read_metrics(args.qa_metrics).get("verification"),
             source=params.data.abo_root,
             force=args.force,
         )
@@ -392,8 +390,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         check_model_folder(source)  # before the metrics: the likelier thing to be missing
         card = export_model_card(
             pipeline_card_model(args.variant, params),
-            final_eval=read_json(args.final_eval),
-            quantize=read_json(args.quantize_metrics),
+            final_eval=read_metrics(args.final_eval),
+            quantize=read_metrics(args.quantize_metrics),
         )
         files = export_model(source, Path(args.out), card, force=args.force)
         print(f"{args.out}: {args.variant} ({len(files)} files) + README.md model card")

@@ -10,7 +10,10 @@ import csv
 import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from importlib.resources.abc import Traversable
 
 
 def write_json(path: str | Path, data: Any, *, sort_keys: bool = True) -> None:
@@ -25,8 +28,15 @@ class InputError(ValueError):
     """An input file is malformed; the message names the file (and line, where there is one)."""
 
 
-def read_json(path: str | Path) -> Any:
-    return json.loads(Path(path).read_text(encoding="utf-8"))
+def read_json(path: str | Path | Traversable) -> Any:
+    """The JSON document at `path` (a file, or package data from `importlib.resources`);
+    malformed JSON raises an InputError naming the file, line and column."""
+    resource = Path(path) if isinstance(path, str) else path
+    try:
+        return json.loads(resource.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as error:
+        where = f"{resource}:{error.lineno}:{error.colno}"
+        raise InputError(f"{where}: not valid JSON ({error.msg})") from None
 
 
 def read_jsonl(path: str | Path) -> Iterator[dict[str, Any]]:

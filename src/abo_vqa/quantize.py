@@ -18,13 +18,16 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import torch
 from PIL import Image
 
+from abo_vqa.evaluate import ModelPredictor, evaluate_predictions
+from abo_vqa.metrics.params import MetricsParams
+from abo_vqa.metrics.scorer import Scorer
 from abo_vqa.models.lora import bnb_config
-from abo_vqa.params import QuantizeParams
+from abo_vqa.params import Params, QuantizeParams
 
 log = logging.getLogger(__name__)
 
@@ -165,28 +168,71 @@ def _failure(error: Exception) -> str:
     return f"{type(error).__name__}: {message}" if message else type(error).__name__
 
 
+class Probe(Protocol):
+    """The questions every variant answers, and how the answers are scored."""
+
+    rows: Sequence[Mapping[str, str]]
+    images: Mapping[str, Image.Image]
+
+    def answers(self, vqa_model: Any) -> list[str]:
+        """`vqa_model`'s raw answers to `rows`, in order."""
+        ...
+
+    def exact_match(self, answers: Sequence[str]) -> float:
+        """The mean exact match of `answers` (one per row) against the rows' references."""
+        ...
+
+
+@dataclass(frozen=True)
+class ExactMatchProbe:
+    """The test split answered like final_eval answers it, scored by exact match alone (the
+    full metric suite is final_eval's; the variants are compared on what changes first)."""
+
+    rows: Sequence[Mapping[str, str]]
+    images: Mapping[str, Image.Image]
+    batch_size: int
+    max_new_tokens: int
+    postprocess: str
+
+    @classmethod
+    def from_params(
+        cls, rows: Sequence[Mapping[str, str]], images: Mapping[str, Image.Image], params: Params
+    ) -> ExactMatchProbe:
+        batch_size, max_new_tokens = params.eval.batch_size, params.model.max_new_tokens
+        return cls(rows, images, batch_size, max_new_tokens, params.answers.postprocess)
+
+    def answers(self, vqa_model: Any) -> list[str]:
+        predictor = ModelPredictor(
+            vqa_model, self.images, batch_size=self.batch_size, max_new_tokens=self.max_new_tokens
+        )
+        return predictor.predict_rows(self.rows)
+
+    def exact_match(self, answers: Sequence[str]) -> float:
+        only_exact_match = MetricsParams(enabled=("exact_match",), bootstrap_samples=1)
+        scorer = Scorer(only_exact_match, postprocess=self.postprocess)
+        _, summary = evaluate_predictions(self.rows, answers, scorer=scorer)
+        return summary["exact_match"]["mean"]
+
+
 def measure_variants(
     merged_dir: Path,
     params: QuantizeParams,
     *,
     family: str,
-    rows: Sequence[Mapping[str, str]],
-    images: Mapping[str, Image.Image],
-    answer: Callable[[Any], list[str]],
-    exact_match: Callable[[Sequence[str]], float],
+    probe: Probe,
     adapter_answers: Sequence[str],
 ) -> dict[str, dict[str, Any]]:
     """Size on disk, memory footprint, exact match and agreement with the adapter of every
     compared variant; with `params.latency_rounds` > 0 also peak memory and batch latency.
 
-    `answer(vqa_model)` gives a model's raw answers to `rows`, `exact_match(answers)` scores
-    them; changes are reported against the unquantized merged model ("none"), and
-    `agreement_with_adapter` counts the answers equal to `adapter_answers` (the fine-tuned
-    adapter's): a merge or quantization that silently changed the model shows there. Peak memory
-    covers loading the variant and scoring it (see `peak_memory`). Latency is one batch of
-    `params.latency_batch_size` rows, timed `params.latency_rounds` times per variant,
-    interleaved (see `interleaved_latencies`). A compared variant that fails to load or run gets
-    `{"error": reason}` instead of figures; the reference and `params.method` must succeed.
+    Each variant answers `probe.rows` and `probe` scores the answers; changes are reported
+    against the unquantized merged model ("none"), and `agreement_with_adapter` counts the
+    answers equal to `adapter_answers` (the fine-tuned adapter's): a merge or quantization that
+    silently changed the model shows there. Peak memory covers loading the variant and scoring
+    it (see `peak_memory`). Latency is one batch of `params.latency_batch_size` rows, timed
+    `params.latency_rounds` times per variant, interleaved (see `interleaved_latencies`). A
+    compared variant that fails to load or run gets `{"error": reason}` instead of figures; the
+    reference and `params.method` must succeed.
     Timings and peak memory vary with the machine and the run; everything else is exact.
     """
     methods = list(dict.fromkeys([UNQUANTIZED, *params.compare, params.method]))
@@ -198,8 +244,8 @@ def measure_variants(
             with peak_memory() if timed else nullcontext(PeakMemory()) as peak:
                 variant = dataclasses.replace(params, method=method)
                 vqa_model = load_variant(merged_dir, variant, family)
-                answers = answer(vqa_model)
-            results[method] = _variant_figures(vqa_model, answers, exact_match, adapter_answers)
+                answers = probe.answers(vqa_model)
+            results[method] = _variant_figures(vqa_model, answers, probe, adapter_answers)
             if timed:
                 results[method]["peak_memory_bytes"] = peak.bytes
         except Exception as error:
@@ -213,7 +259,7 @@ def measure_variants(
         if timed:
             loaded[method] = vqa_model
     if timed:
-        for method, latency in _latencies(loaded, rows, images, params).items():
+        for method, latency in _latencies(loaded, probe.rows, probe.images, params).items():
             results[method] |= latency
     reference = results[UNQUANTIZED]
     for result in results.values():
@@ -228,7 +274,7 @@ def measure_variants(
 def _variant_figures(
     vqa_model: Any,
     answers: Sequence[str],
-    exact_match: Callable[[Sequence[str]], float],
+    probe: Probe,
     adapter_answers: Sequence[str],
 ) -> dict[str, Any]:
     """The exact figures of one loaded variant: weight bytes as saved, footprint, exact match and
@@ -240,7 +286,7 @@ def _variant_figures(
     return {
         "weight_bytes": size,
         "memory_footprint_bytes": int(vqa_model.model.get_memory_footprint()),
-        "exact_match": round(exact_match(answers), 4),
+        "exact_match": round(probe.exact_match(answers), 4),
         "agreement_with_adapter": agree,
         "agreement_rate": round(agree / len(answers), 4) if answers else None,
     }

@@ -29,6 +29,8 @@ FIX_COMMAND = "python -m abo_vqa.devtools.stage_deps --write"
 DATA_READ_BY: Mapping[str, tuple[str, ...]] = {
     "abo_vqa.qa.remote.prompt": ("src/abo_vqa/prompts",),
     "abo_vqa.qa.verify": ("src/abo_vqa/prompts",),
+    "abo_vqa.synthetic.sample.curation_words": ("src/abo_vqa/synthetic/sample/data",),
+    "abo_vqa.synthetic.sample.phrasing": ("src/abo_vqa/synthetic/sample/data",),
 }
 """Package data that a module reads at run time (through importlib.resources): a stage that
 imports the module depends on these files too. Every non-Python file under src/abo_vqa must be

@@ -3,12 +3,18 @@
 Every English phrase maps back onto exactly one canonical word of `abo_vqa.vocabulary` under the
 template QA provider's synonym tables ("Navy Blue" → blue, "Mid-Century Modern" → modern), so the
 provider has real mapping work to do. The other languages (de_DE, fr_FR, ja_JP) word the awkward
-non-English listings. The tables are data: kept compact, out of the formatter's way.
+non-English listings; their translations live in `data/languages.json` beside this module, so a
+new marketplace is an entry there. The English tables are data too: kept compact, out of the
+formatter's way.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from importlib import resources
+from typing import Any
+
+from abo_vqa.io import read_json
 
 # fmt: off
 # --- English phrasing of the canonical words ----------------------------------------------------
@@ -155,6 +161,9 @@ FINISH_TYPES: dict[str, tuple[str, ...]] = {
 
 # --- other languages ----------------------------------------------------------------------------
 
+LANGUAGES_FILE = "data/languages.json"
+"""Relative to this package."""
+
 
 @dataclass(frozen=True)
 class Language:
@@ -176,118 +185,14 @@ class Language:
     description: str
 
 
-# fmt: off
+def _language(entry: dict[str, Any]) -> Language:
+    return Language(**{**entry, "bullets": tuple(entry["bullets"])})
+
+
 LANGUAGES: dict[str, Language] = {
-    "de_DE": Language(
-        colors={
-            "black": "Schwarz", "white": "Weiß", "gray": "Grau", "red": "Rot", "blue": "Blau",
-            "green": "Grün", "yellow": "Gelb", "orange": "Orange", "pink": "Rosa",
-            "purple": "Lila", "brown": "Braun", "beige": "Beige",
-        },
-        materials={
-            "wood": "Massivholz", "metal": "Metall", "plastic": "Kunststoff", "glass": "Glas",
-            "fabric": "Stoff", "leather": "Leder", "ceramic": "Keramik",
-            "wicker": "Rattangeflecht", "marble": "Marmor", "cotton": "Baumwolle",
-            "steel": "Edelstahl", "bamboo": "Bambus",
-        },
-        patterns={
-            "solid": "Einfarbig", "striped": "Gestreift", "dotted": "Gepunktet",
-            "checkered": "Kariert", "floral": "Geblümt", "geometric": "Geometrisch",
-        },
-        styles={
-            "modern": "Modern", "rustic": "Rustikal", "industrial": "Industriedesign",
-            "traditional": "Klassisch", "minimalist": "Minimalistisch", "vintage": "Vintage",
-        },
-        shapes={
-            "round": "Rund", "square": "Quadratisch", "rectangular": "Rechteckig", "oval": "Oval",
-            "triangular": "Dreieckig", "hexagonal": "Sechseckig",
-        },
-        nouns={
-            "CHAIR": "Stuhl", "TABLE": "Couchtisch", "SOFA": "Sofa", "LAMP": "Tischlampe",
-            "BED": "Bettgestell", "SHELF": "Bücherregal", "VASE": "Blumenvase",
-            "BOTTLE": "Trinkflasche", "MUG": "Kaffeebecher", "CELLULAR_PHONE_CASE": "Handyhülle",
-            "RUG": "Teppich", "PILLOW": "Zierkissen", "CLOCK": "Wanduhr", "MIRROR": "Wandspiegel",
-            "SHOES": "Sneaker", "BACKPACK": "Rucksack",
-        },
-        set_of="{n}er-Set",
-        includes="Lieferumfang: {n} Stück",
-        name="{brand} {noun} aus {material}, {style}, {pattern}, {color}",
-        bullets=("Material: {material}", "Farbe: {color}", "Stil: {style}", "Muster: {pattern}"),
-        description="<p>{noun} aus {material} in {color}.</p><p>Stil: {style}. Pflegeleicht.</p>",
-    ),
-    "fr_FR": Language(
-        colors={
-            "black": "Noir", "white": "Blanc", "gray": "Gris", "red": "Rouge", "blue": "Bleu",
-            "green": "Vert", "yellow": "Jaune", "orange": "Orange", "pink": "Rose",
-            "purple": "Violet", "brown": "Marron", "beige": "Beige",
-        },
-        materials={
-            "wood": "Bois massif", "metal": "Métal", "plastic": "Plastique", "glass": "Verre",
-            "fabric": "Tissu", "leather": "Cuir", "ceramic": "Céramique", "wicker": "Osier",
-            "marble": "Marbre", "cotton": "Coton", "steel": "Acier inoxydable", "bamboo": "Bambou",
-        },
-        patterns={
-            "solid": "Uni", "striped": "Rayé", "dotted": "À pois", "checkered": "À carreaux",
-            "floral": "Fleuri", "geometric": "Géométrique",
-        },
-        styles={
-            "modern": "Moderne", "rustic": "Rustique", "industrial": "Industriel",
-            "traditional": "Traditionnel", "minimalist": "Minimaliste", "vintage": "Rétro",
-        },
-        shapes={
-            "round": "Rond", "square": "Carré", "rectangular": "Rectangulaire", "oval": "Ovale",
-            "triangular": "Triangulaire", "hexagonal": "Hexagonal",
-        },
-        nouns={
-            "CHAIR": "Chaise", "TABLE": "Table basse", "SOFA": "Canapé", "LAMP": "Lampe de table",
-            "BED": "Cadre de lit", "SHELF": "Bibliothèque", "VASE": "Vase", "BOTTLE": "Gourde",
-            "MUG": "Tasse", "CELLULAR_PHONE_CASE": "Coque de téléphone", "RUG": "Tapis",
-            "PILLOW": "Coussin", "CLOCK": "Horloge murale", "MIRROR": "Miroir mural",
-            "SHOES": "Baskets", "BACKPACK": "Sac à dos",
-        },
-        set_of="Lot de {n}",
-        includes="Contient {n} pièces",
-        name="{brand} {noun} en {material}, {style}, {pattern}, {color}",
-        bullets=(
-            "Matière : {material}", "Couleur : {color}", "Style : {style}", "Motif : {pattern}",
-        ),
-        description="<p>{noun} en {material}, coloris {color}.</p><p>Style {style}.</p>",
-    ),
-    "ja_JP": Language(
-        colors={
-            "black": "ブラック", "white": "ホワイト", "gray": "グレー", "red": "レッド",
-            "blue": "ブルー", "green": "グリーン", "yellow": "イエロー", "orange": "オレンジ",
-            "pink": "ピンク", "purple": "パープル", "brown": "ブラウン", "beige": "ベージュ",
-        },
-        materials={
-            "wood": "天然木", "metal": "金属", "plastic": "プラスチック", "glass": "ガラス",
-            "fabric": "布", "leather": "革", "ceramic": "陶器", "wicker": "ラタン",
-            "marble": "大理石", "cotton": "綿", "steel": "ステンレス", "bamboo": "竹",
-        },
-        patterns={
-            "solid": "無地", "striped": "ストライプ", "dotted": "水玉", "checkered": "チェック",
-            "floral": "花柄", "geometric": "幾何学模様",
-        },
-        styles={
-            "modern": "モダン", "rustic": "ラスティック", "industrial": "インダストリアル",
-            "traditional": "クラシック", "minimalist": "ミニマル", "vintage": "ヴィンテージ",
-        },
-        shapes={
-            "round": "丸型", "square": "正方形", "rectangular": "長方形", "oval": "楕円形",
-            "triangular": "三角形", "hexagonal": "六角形",
-        },
-        nouns={
-            "CHAIR": "椅子", "TABLE": "ローテーブル", "SOFA": "ソファ", "LAMP": "テーブルランプ",
-            "BED": "ベッドフレーム", "SHELF": "本棚", "VASE": "花瓶", "BOTTLE": "水筒",
-            "MUG": "マグカップ", "CELLULAR_PHONE_CASE": "スマホケース", "RUG": "ラグ",
-            "PILLOW": "クッション", "CLOCK": "掛け時計", "MIRROR": "ウォールミラー",
-            "SHOES": "スニーカー", "BACKPACK": "リュックサック",
-        },
-        set_of="{n}個セット",
-        includes="{n}個入り",
-        name="{brand} {style} {material} {noun} {pattern} {color}",
-        bullets=("素材：{material}", "カラー：{color}", "スタイル：{style}", "柄：{pattern}"),
-        description="<p>{material}の{noun}（{color}）。</p><p>{style}なデザイン。</p>",
-    ),
+    tag: _language(entry)
+    for tag, entry in read_json(
+        resources.files("abo_vqa.synthetic.sample") / LANGUAGES_FILE
+    ).items()
 }
-# fmt: on
+"""Marketplace tag → its wording; the translations are data, in `data/languages.json`."""

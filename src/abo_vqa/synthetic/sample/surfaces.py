@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,6 +48,9 @@ def smooth_noise(h: int, w: int, seed: int, cell: int) -> np.ndarray:
 
 # --- patterns -----------------------------------------------------------------------------------
 
+PatternDrawer = Callable[[int, int, random.Random], np.ndarray]
+"""(height, width, rng) → a mask in [0, 1] at that size (already supersampled)."""
+
 
 def _stripes(h: int, w: int, rng: random.Random) -> np.ndarray:
     period = rng.uniform(22, 27) * SUPERSAMPLE
@@ -70,69 +73,59 @@ def _checks(h: int, w: int, rng: random.Random) -> np.ndarray:
     return (inside & ((cx + cy) % 2 == 0)).astype(np.float32)
 
 
-def _draw_lattice(h: int, w: int, spacing: float, rng: random.Random, motif) -> np.ndarray:
-    """Stamp `motif(draw, x, y)` on a staggered lattice with a random phase."""
-    image = Image.new("L", (w, h), 0)
-    draw = ImageDraw.Draw(image)
-    row_height = spacing * 0.87
-    ox, oy = rng.uniform(0, spacing), rng.uniform(0, row_height)
-    rows = int(h / row_height) + 3
-    cols = int(w / spacing) + 3
-    for row in range(-1, rows):
-        for col in range(-1, cols):
-            x = ox + col * spacing + (spacing / 2 if row % 2 else 0)
-            motif(draw, x, oy + row * row_height, row)
-    return np.asarray(image, dtype=np.float32) / 255.0
+Motif = Callable[[ImageDraw.ImageDraw, float, float, int, float], None]
+"""Stamps one motif centred at (x, y) in lattice row `row`, sized by the lattice `spacing`."""
 
 
-def _dots(h: int, w: int, rng: random.Random) -> np.ndarray:
-    spacing = rng.uniform(20, 23) * SUPERSAMPLE
+def _lattice(spacing_px: tuple[float, float], motif: Motif) -> PatternDrawer:
+    """A pattern that stamps `motif` on a staggered lattice with a random spacing (in image
+    pixels, drawn from `spacing_px`) and a random phase."""
+
+    def draw_pattern(h: int, w: int, rng: random.Random) -> np.ndarray:
+        spacing = rng.uniform(*spacing_px) * SUPERSAMPLE
+        image = Image.new("L", (w, h), 0)
+        draw = ImageDraw.Draw(image)
+        row_height = spacing * 0.87
+        ox, oy = rng.uniform(0, spacing), rng.uniform(0, row_height)
+        for row in range(-1, int(h / row_height) + 3):
+            for col in range(-1, int(w / spacing) + 3):
+                x = ox + col * spacing + (spacing / 2 if row % 2 else 0)
+                motif(draw, x, oy + row * row_height, row, spacing)
+        return np.asarray(image, dtype=np.float32) / 255.0
+
+    return draw_pattern
+
+
+def _dot(draw: ImageDraw.ImageDraw, x: float, y: float, row: int, spacing: float) -> None:
     r = spacing * 0.26
-
-    def dot(draw: ImageDraw.ImageDraw, x: float, y: float, row: int) -> None:
-        draw.ellipse([x - r, y - r, x + r, y + r], fill=255)
-
-    return _draw_lattice(h, w, spacing, rng, dot)
+    draw.ellipse([x - r, y - r, x + r, y + r], fill=255)
 
 
-def _flowers(h: int, w: int, rng: random.Random) -> np.ndarray:
-    spacing = rng.uniform(33, 38) * SUPERSAMPLE
-    petal = spacing * 0.14
-    reach = spacing * 0.19
-
-    def flower(draw: ImageDraw.ImageDraw, x: float, y: float, row: int) -> None:
-        turn = (row % 3) * 0.4
-        for k in range(5):
-            angle = turn + 2 * math.pi * k / 5
-            px, py = x + reach * math.cos(angle), y + reach * math.sin(angle)
-            draw.ellipse([px - petal, py - petal, px + petal, py + petal], fill=255)
-        c = petal * 0.6  # an open centre makes the petals read as a flower
-        draw.ellipse([x - c, y - c, x + c, y + c], fill=0)
-
-    return _draw_lattice(h, w, spacing, rng, flower)
+def _flower(draw: ImageDraw.ImageDraw, x: float, y: float, row: int, spacing: float) -> None:
+    petal, reach = spacing * 0.14, spacing * 0.19
+    turn = (row % 3) * 0.4
+    for k in range(5):
+        angle = turn + 2 * math.pi * k / 5
+        px, py = x + reach * math.cos(angle), y + reach * math.sin(angle)
+        draw.ellipse([px - petal, py - petal, px + petal, py + petal], fill=255)
+    c = petal * 0.6  # an open centre makes the petals read as a flower
+    draw.ellipse([x - c, y - c, x + c, y + c], fill=0)
 
 
-def _triangles(h: int, w: int, rng: random.Random) -> np.ndarray:
-    spacing = rng.uniform(24, 27) * SUPERSAMPLE
-    half = spacing * 0.37
-    tall = spacing * 0.32
-
-    def triangle(draw: ImageDraw.ImageDraw, x: float, y: float, row: int) -> None:
-        flip = -1 if row % 2 else 1
-        draw.polygon(
-            [(x, y - flip * tall), (x + half, y + flip * tall), (x - half, y + flip * tall)],
-            fill=255,
-        )
-
-    return _draw_lattice(h, w, spacing, rng, triangle)
+def _triangle(draw: ImageDraw.ImageDraw, x: float, y: float, row: int, spacing: float) -> None:
+    half, tall = spacing * 0.37, spacing * 0.32
+    flip = -1 if row % 2 else 1
+    draw.polygon(
+        [(x, y - flip * tall), (x + half, y + flip * tall), (x - half, y + flip * tall)], fill=255
+    )
 
 
-PATTERN_DRAWERS = {
+PATTERN_DRAWERS: dict[str, PatternDrawer] = {
     "striped": _stripes,
-    "dotted": _dots,
+    "dotted": _lattice((20, 23), _dot),
     "checkered": _checks,
-    "floral": _flowers,
-    "geometric": _triangles,
+    "floral": _lattice((33, 38), _flower),
+    "geometric": _lattice((24, 27), _triangle),
 }
 
 
