@@ -168,6 +168,7 @@ UNTYPED_WORDINGS = [
     ("What is attached to the backpack?", "keychain", "other"),
     ("What room is the lamp meant for?", "bedroom", "other"),
     ("Is the suitcase hard or soft", "soft", "choice"),
+    ("Is the suitcase hard or soft?", "soft", "choice"),
     ("Is the surface matte or shiny", "shiny", "choice"),
     ("Is the chaise on the left or right", "right", "choice"),
     ("Which side is the handle on, left or right?", "left", "choice"),

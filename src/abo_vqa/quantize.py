@@ -192,14 +192,16 @@ class ExactMatchProbe:
     images: Mapping[str, Image.Image]
     batch_size: int
     max_new_tokens: int
-    postprocess: str
+    scorer: Scorer
+    """One for every variant, so that answers they share are scored once."""
 
     @classmethod
     def from_params(
         cls, rows: Sequence[Mapping[str, str]], images: Mapping[str, Image.Image], params: Params
     ) -> ExactMatchProbe:
-        batch_size, max_new_tokens = params.eval.batch_size, params.model.max_new_tokens
-        return cls(rows, images, batch_size, max_new_tokens, params.answers.postprocess)
+        only_exact_match = MetricsParams(enabled=("exact_match",), bootstrap_samples=1)
+        scorer = Scorer(only_exact_match, postprocess=params.answers.postprocess)
+        return cls(rows, images, params.eval.batch_size, params.model.max_new_tokens, scorer)
 
     def answers(self, vqa_model: Any) -> list[str]:
         predictor = ModelPredictor(
@@ -208,9 +210,7 @@ class ExactMatchProbe:
         return predictor.predict_rows(self.rows)
 
     def exact_match(self, answers: Sequence[str]) -> float:
-        only_exact_match = MetricsParams(enabled=("exact_match",), bootstrap_samples=1)
-        scorer = Scorer(only_exact_match, postprocess=self.postprocess)
-        _, summary = evaluate_predictions(self.rows, answers, scorer=scorer)
+        _, summary = evaluate_predictions(self.rows, answers, scorer=self.scorer)
         return summary["exact_match"]["mean"]
 
 

@@ -50,6 +50,11 @@ def _open_topic(entry: dict[str, Any]) -> OpenTopic:
     )
 
 
+def _open_choice(entry: dict[str, Any]) -> tuple[str, tuple[str, str]]:
+    likely, other = entry["options"]  # exactly two, the more frequent first
+    return entry["wording"], (likely, other)
+
+
 WORDS_FILE = "data/curation_words.json"
 """Relative to this package."""
 _DATA = read_json(resources.files("abo_vqa.synthetic.sample") / WORDS_FILE)
@@ -60,7 +65,7 @@ SUBTYPE_WORDINGS: tuple[str, ...] = tuple(_DATA["subtype_wordings"])
 OPEN_TOPICS: tuple[OpenTopic, ...] = tuple(_open_topic(t) for t in _DATA["open_topics"])
 """Open question families, in no particular order (the generator weighs them itself)."""
 OPEN_CHOICES: tuple[tuple[str, tuple[str, str]], ...] = tuple(
-    (c["wording"], (c["options"][0], c["options"][1])) for c in _DATA["open_choices"]
+    _open_choice(c) for c in _DATA["open_choices"]
 )
 """"A or B?" questions the renders cannot settle: (wording, options). The first option is the
 more frequent answer, as in real curations."""
