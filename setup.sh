@@ -13,4 +13,5 @@ command -v "$PYTHON" >/dev/null || PYTHON=python3
 # Unquoted on purpose: ABO_VQA_TORCH may name several packages, e.g. "torch==2.14.1 torchvision==0.29.1".
 # shellcheck disable=SC2086
 pip_install ${ABO_VQA_TORCH:-torch==2.13.0}
-pip_install -e ".[dev]"
+# constraints.txt: the exact versions main's metrics were produced with (see its header).
+pip_install -c constraints.txt -e ".[dev]"

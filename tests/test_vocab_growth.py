@@ -17,6 +17,7 @@ import pytest
 import torch
 from PIL import Image
 from tiny_models import build_tiny_test_blip
+from transformers import BlipForQuestionAnswering
 
 from abo_vqa.answers import normalize_reference
 from abo_vqa.evaluate import QuestionOnlyBaseline
@@ -103,7 +104,6 @@ def test_new_rows_start_as_the_mean_of_the_word_pieces_and_the_output_head_stays
     blip = vqa.model
     head = blip.text_decoder.get_output_embeddings()
     expected_head = head.weight[pieces].mean(0).clone()
-    expected_bias = head.bias[pieces].mean().clone()
     expected_question = blip.text_encoder.get_input_embeddings().weight[pieces].mean(0).clone()
 
     [new_id] = vqa.grow_vocabulary(["zorbl"])
@@ -115,7 +115,8 @@ def test_new_rows_start_as_the_mean_of_the_word_pieces_and_the_output_head_stays
     assert head.weight is blip.get_submodule(ANSWER_EMBEDDINGS).weight  # still tied
     assert head.bias.shape[0] == size
     torch.testing.assert_close(head.weight[new_id], expected_head)
-    torch.testing.assert_close(head.bias[new_id], expected_bias)
+    # a zero, as the standard resize pads it when the adapter's card loads a fresh base
+    assert head.bias[new_id] == 0
     torch.testing.assert_close(
         blip.get_submodule(QUESTION_EMBEDDINGS).weight[new_id], expected_question
     )
@@ -128,22 +129,22 @@ def test_a_model_without_a_growable_vocabulary_is_left_alone():
     assert grow_for_answers(Fixed(), ["velvetine"]) == []
 
 
-def test_the_adapter_and_its_merge_answer_alike_although_peft_drops_the_head_bias():
-    # Regression: PEFT's trainable-token layer computes the wrapped output head without its
-    # bias, while the merged model used it again: 10 of 350 answers of the embedded default
-    # differed between the fine-tuned adapter and its merge. The merge now leaves the bias out
-    # too, and keeps the head's trained rows apart from the decoder embeddings' trained rows.
+def test_the_adapter_head_adds_its_bias_and_the_merge_answers_alike_also_reloaded(tmp_path):
+    # PEFT's trainable-token head left the wrapped layer's bias out before PEFT 0.22 and adds it
+    # since; the project requires 0.22, so training, the loaded adapter and the merge all use it.
+    # The merge also keeps the head's trained rows apart from the decoder embeddings' rows.
     from peft import get_peft_model
 
     from abo_vqa.train import lora_config
 
     vqa = load_vqa_model(str(SHIPPED_BASE), dtype="float32")
     head = vqa.model.text_decoder.cls.predictions.decoder
-    assert head.bias.abs().max() > 0  # the shipped base has a real bias to lose
+    assert head.bias.abs().max() > 0  # the shipped base has a real bias
     hidden = torch.randn(3, head.in_features, generator=torch.Generator().manual_seed(0))
-    without_bias = (hidden @ head.weight.T).detach()
+    base_logits = head(hidden).detach()
     new_ids = grow_for_answers(vqa, ["quokkas"], [], min_question_count=0)
     rows = trainable_token_rows(vqa, new_ids, ["quokkas", "red"])
+    untrained = sorted(set(range(base_logits.shape[1])) - set(rows[TIED_OUTPUT_HEAD]))
     vqa.model = get_peft_model(
         vqa.model, lora_config(LoraParams(), vqa.lora_exclude_modules, trainable_token_indices=rows)
     )
@@ -154,12 +155,17 @@ def test_the_adapter_and_its_merge_answer_alike_although_peft_drops_the_head_bia
         adapter_logits = blip.get_submodule(TIED_OUTPUT_HEAD)(hidden)
         token_ids = torch.tensor([new_ids])
         adapter_embeddings = blip.get_submodule(ANSWER_EMBEDDINGS)(token_ids)
-        kept = adapter_logits[:, : without_bias.shape[1]]
-        assert not torch.allclose(kept, without_bias, atol=1e-5)  # trained rows changed
+        kept = adapter_logits[:, : base_logits.shape[1]]
+        assert not torch.allclose(kept, base_logits, atol=1e-5)  # trained rows changed
+        torch.testing.assert_close(kept[:, untrained], base_logits[:, untrained])  # bias and all
         vqa.merge_adapter()
         merged = vqa.model
-        assert torch.allclose(merged.get_submodule(TIED_OUTPUT_HEAD)(hidden), adapter_logits)
+        torch.testing.assert_close(merged.get_submodule(TIED_OUTPUT_HEAD)(hidden), adapter_logits)
         assert torch.equal(merged.get_submodule(ANSWER_EMBEDDINGS)(token_ids), adapter_embeddings)
+    merged.save_pretrained(tmp_path)
+    reloaded = BlipForQuestionAnswering.from_pretrained(tmp_path, dtype=torch.float32)
+    with torch.no_grad():  # no bias "missing" from the folder and re-initialised on loading
+        torch.testing.assert_close(reloaded.get_submodule(TIED_OUTPUT_HEAD)(hidden), adapter_logits)
 
 
 def _noise_images(count: int, seed: int) -> list[Image.Image]:

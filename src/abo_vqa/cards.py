@@ -162,6 +162,12 @@ def pipeline_card_model(variant: str, params: Params) -> CardModel:
     )
 
 
+PEFT_NEEDED = (
+    "Load it with PEFT 0.22 or newer: the adapter trains token rows of the output layer, whose "
+    "bias earlier PEFT releases leave out, and they would answer differently."
+)
+
+
 def card_header(model: CardModel) -> list[str]:
     """The card's YAML header: the Hub's metadata."""
     library = "peft" if model.variant == "adapter" else "transformers"
@@ -213,6 +219,7 @@ def model_card(
         *loading_code(variant, family, base_model),
         "```",
         "",
+        *([PEFT_NEEDED, ""] if variant == "adapter" else []),
         "## Ask it",
         "",
         "```python",

@@ -44,8 +44,10 @@ class BlipVQAModel(HFVQAModel):
         return (TIED_OUTPUT_HEAD,)
 
     def grow_vocabulary(self, words: Sequence[str]) -> list[int]:
-        """Add `words` as whole-word tokens; both token embeddings and the output layer (weight
-        and bias) grow by one row each, set to the mean of the word's old pieces.
+        """Add `words` as whole-word tokens; both token embeddings and the output layer's weight
+        grow by one row each, set to the mean of the word's old pieces. The output layer's bias
+        grows by a zero, as the standard `resize_token_embeddings` pads it: the adapter's card
+        loads a fresh base that way, so its head must start from the same bias as training did.
 
         A new word is matched in questions as well as answers, so the question encoder learns
         it too (e.g. the options of "is it hard or soft?").
@@ -66,7 +68,7 @@ class BlipVQAModel(HFVQAModel):
             # mean_resizing=False: no random draw; the rows are set from the pieces below.
             text_model.resize_token_embeddings(len(tokenizer), mean_resizing=False)
         head = blip.text_decoder.get_output_embeddings()
-        for weight in (blip.text_encoder.get_input_embeddings().weight, head.weight, head.bias):
+        for weight in (blip.text_encoder.get_input_embeddings().weight, head.weight):
             init_rows_from_pieces(weight, ids, pieces)
         return ids
 
@@ -81,8 +83,8 @@ class BlipVQAModel(HFVQAModel):
         loads the adapter onto BLIP (it ties trained rows to the model's input embeddings, which
         for BLIP are the question encoder's): an adapter trained with tied rows answers
         differently once loaded by plain PEFT code. Untied rows are stored for both layers and
-        load back exactly. PEFT's trainable-token head computes without the head's bias, in
-        training and after loading alike; the merge leaves it out too (`merge_adapter`).
+        load back exactly. PEFT's trainable-token head adds the head's bias (since PEFT 0.22;
+        earlier releases left it out), in training and after loading alike.
         """
         answer_rows = sorted({*new_ids, *answer_ids})
         return {
@@ -103,7 +105,7 @@ class BlipVQAModel(HFVQAModel):
 
         With trained output-head rows (see `trainable_token_rows`) the head is first untied from
         the decoder's input embeddings, whose rows were trained apart from it, and the merged
-        config says so; and its bias is zeroed, because the adapter's head computed without it.
+        config says so; the head keeps the bias, which the adapter's head added as well.
         """
         from peft.utils import TrainableTokensWrapper
 
@@ -118,10 +120,12 @@ class BlipVQAModel(HFVQAModel):
         super().merge_adapter()
         if trained_head:
             predictions = self._blip().text_decoder.cls.predictions
-            # Two parameters, not one shared: saved under both names, the merged model then
-            # loads without transformers reporting a "missing" (re-initialised) bias.
-            predictions.bias = torch.nn.Parameter(torch.zeros_like(predictions.bias))
-            predictions.decoder.bias = torch.nn.Parameter(torch.zeros_like(predictions.bias))
+            # Two parameters of equal values, not one shared: saved once under each name. A
+            # shared one is saved under one name, and with the head untied transformers then
+            # loads the other as "missing" and re-initialises it.
+            bias = predictions.bias.detach().clone()
+            predictions.bias = torch.nn.Parameter(bias)
+            predictions.decoder.bias = torch.nn.Parameter(bias.clone())
 
     def _blip(self) -> BlipForQuestionAnswering:
         """The BLIP module itself, also when `model` has been wrapped by PEFT since loading."""
