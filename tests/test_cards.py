@@ -8,6 +8,7 @@ import pytest
 from scratch_project import copy_project, reproduced_project
 
 from abo_vqa.cards import (
+    PEFT_NEEDED,
     THIS_FOLDER,
     CardModel,
     first_python_block,
@@ -38,6 +39,12 @@ def test_a_blip_adapter_card_resizes_the_base_to_the_adapters_tokenizer_with_sta
     assert "model.text_encoder.resize_token_embeddings(len(processor.tokenizer))" in code
     assert "model.text_decoder.resize_token_embeddings(len(processor.tokenizer))" in code
     assert code.index("resize_token") < code.index("PeftModel.from_pretrained")
+
+
+def test_only_a_blip_adapter_card_asks_for_the_peft_that_adds_the_output_layers_bias():
+    assert PEFT_NEEDED in card("adapter")
+    assert PEFT_NEEDED not in card("merged")
+    assert PEFT_NEEDED not in card("adapter", family="vilt")
 
 
 def test_a_card_says_which_variant_its_folder_holds():

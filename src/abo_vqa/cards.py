@@ -59,6 +59,13 @@ VARIANTS: dict[str, str] = {
 SYNTHETIC_MARK = "(synthetic)"
 """The first line of a generated catalogue's README.md carries this (the embedded sample's does)."""
 
+PEFT_NEEDED = (
+    "Load it with PEFT 0.22 or newer. The adapter trains rows of the output layer, and earlier "
+    "PEFT releases compute those rows without the layer's bias, so their answers differ from the "
+    "ones measured here."
+)
+"""A BLIP adapter card's note below its loading code."""
+
 
 def is_synthetic_catalogue(abo_root: str | Path) -> bool:
     """Whether `abo_root` is a catalogue abo-vqa generated rather than an ABO download."""
@@ -162,12 +169,6 @@ def pipeline_card_model(variant: str, params: Params) -> CardModel:
     )
 
 
-PEFT_NEEDED = (
-    "Load it with PEFT 0.22 or newer: the adapter trains token rows of the output layer, whose "
-    "bias earlier PEFT releases leave out, and they would answer differently."
-)
-
-
 def card_header(model: CardModel) -> list[str]:
     """The card's YAML header: the Hub's metadata."""
     library = "peft" if model.variant == "adapter" else "transformers"
@@ -219,7 +220,8 @@ def model_card(
         *loading_code(variant, family, base_model),
         "```",
         "",
-        *([PEFT_NEEDED, ""] if variant == "adapter" else []),
+        # Only BLIP's adapters train output-layer rows (its vocabulary grows; the others' stays).
+        *([PEFT_NEEDED, ""] if variant == "adapter" and family == "blip" else []),
         "## Ask it",
         "",
         "```python",
